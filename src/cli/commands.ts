@@ -1,0 +1,96 @@
+/**
+ * The command table: every `umbra` command is declared here (name, help, options) with a lazy
+ * import of its handler, so `umbra --help` loads nothing heavy.
+ */
+import { Command, Option } from 'commander';
+
+export interface IO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Builds the commander program; each action resolves to an exit status through `done`. */
+export function buildProgram(io: IO, done: (p: Promise<number>) => void): Command {
+  const program = new Command('umbra')
+    .description('Predictive VM shadowing: forecast each VM\'s load, keep synchronized shadows ready, fail over in seconds.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  program
+    .command('forecast')
+    .description(
+      'Forecast every metric of every input series with calibrated intervals.\n' +
+        'Inputs: generic CSV (time + numeric columns), Bitbrains GWA-T-12, NAB, a saved Prometheus\n' +
+        'query_range JSON, or a live Prometheus server. A directory means one series per file.',
+    )
+    .option('-i, --input <path>', 'input file or directory (repeatable)', collect)
+    .option('--format <fmt>', 'output format json|table, or input format csv|bitbrains|nab|prometheus (repeatable)', collect)
+    .option('--input-format <fmt>', 'force the input format (csv|bitbrains|nab|prometheus); default: detected')
+    .option('--horizon <dur>', 'forecast horizon(s), e.g. 24h or 1h,6h,24h (default 1h,6h,24h; points go to the longest)')
+    .option('--levels <list>', 'interval levels in percent (default 80,95)')
+    .option('--metric <name>', 'only this metric (repeatable), e.g. cpu_mhz', collect)
+    .option('--models <list>', 'candidate models (default: all enabled); see the README')
+    .option('--lstm', 'also try the recurrent network (slow; off by default)')
+    .option('--plot <dir>', 'write one SVG per series and metric into DIR')
+    .option('--workers <n>', 'worker threads (default: cores; 0 = in-process)')
+    .option('--config <file>', 'policy file: horizons, levels and models come from its forecast section')
+    .option('--prometheus <url>', 'read from a live Prometheus server (with --query, --start, --end, --step)')
+    .option('--query <promql>', 'PromQL query for --prometheus')
+    .option('--start <time>', 'range start (epoch seconds or ISO 8601)')
+    .option('--end <time>', 'range end (epoch seconds or ISO 8601)')
+    .option('--step <dur>', 'range step (default 5m)')
+    .addOption(new Option('--token <token>', 'bearer token for --prometheus').env('UMBRA_PROMETHEUS_TOKEN'))
+    .option('--diagnostics', 'include seasonalities, backtest scores, regularization and resource forms in JSON')
+    .option('--json', 'same as --format json')
+    .option('-q, --quiet', 'no progress bar or notes on stderr')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  umbra forecast --input vm.csv --horizon 24h --levels 80,95 --format json\n  umbra forecast --input ../traces/ --metric cpu_mhz --plot plots/\n\nExit status: 0 all forecast; 3 some series failed (the others are still output); 2 usage error.',
+    )
+    .action((opts) =>
+      done(
+        (async () => {
+          const { forecastCommand } = await import('./forecast-command.js');
+          const defaults = opts.config ? await (await import('./config-defaults.js')).forecastDefaultsFromConfig(opts.config) : undefined;
+          return forecastCommand(opts, { ...io, defaults });
+        })(),
+      ),
+    );
+
+  const config = program.command('config').description('Policy file tools');
+  config
+    .command('check <file>')
+    .description('Validate a policy file; report every invalid field with its path and line (exit 2 when invalid)')
+    .option('--json', 'machine-readable result')
+    .action((file: string, opts: { json?: boolean }) =>
+      done(
+        (async () => {
+          const { runConfigCheck } = await import('./config-command.js');
+          return runConfigCheck(file, opts, io);
+        })(),
+      ),
+    );
+
+  program
+    .command('demo')
+    .description('Forecast every shared Bitbrains VM and write a report with plots to out/demo/')
+    .option('--data <dir>', 'the shared data folder (default: $UMBRA_DATA or ../shared/data)')
+    .option('--out <dir>', 'where to write the report (default out/demo)')
+    .option('--metric <name>', 'only this metric (repeatable); default every metric', collect)
+    .option('--workers <n>', 'worker threads (default: cores)')
+    .option('-q, --quiet', 'no progress bar')
+    .action((opts) =>
+      done(
+        (async () => {
+          const { demoCommand } = await import('./demo-command.js');
+          return demoCommand(opts, io);
+        })(),
+      ),
+    );
+
+  return program;
+}

@@ -1,0 +1,315 @@
+import { z } from 'zod';
+import { duration } from './duration-schema.js';
+import { bool, integer, nonEmptyString, numberBetween, oneOf, positive } from './fields.js';
+
+/**
+ * The one schema of Umbra's YAML policy file. It yields the TypeScript type ({@link UmbraConfig}),
+ * the defaults (an empty file is a valid file), the validation (every invalid field, unknown keys
+ * included) and the docs (`.describe()` on every field; see `configReference()`).
+ *
+ * Keys are snake_case as in the file, so a path in an error message is the path in the file.
+ * Durations are parsed to seconds.
+ */
+
+/** A `when` for cross-field refinements: run when none of `keys` has an issue of its own. */
+function whenValid(...keys: string[]) {
+  return (payload: { value: unknown; issues: readonly { path?: readonly PropertyKey[] }[] }): boolean =>
+    // `when` also runs when the value is not even a mapping: never then.
+    typeof payload.value === 'object' &&
+    payload.value !== null &&
+    !Array.isArray(payload.value) &&
+    !payload.issues.some((i) => keys.includes(String(i.path?.[0])));
+}
+
+/** Marks a custom issue whose message already says everything (the loader appends no value). */
+const NO_VALUE = { noValue: true } as const;
+
+// ---------------------------------------------------------------------------------------------
+// forecast
+
+/** How the load profiler forecasts. */
+export const forecastSchema = z
+  .strictObject({
+    horizons: z
+      .array(duration(), { error: 'expected a list of durations such as [1h, 6h, 24h]' })
+      .min(1, { message: 'expected at least one horizon' })
+      .prefault(['1h', '6h', '24h'])
+      .describe('Forecast horizons (durations); the longest one sets how far ahead shadows are planned.'),
+    levels: z
+      .array(numberBetween(0, 100, { exclusive: true }), { error: 'expected a list of interval levels in percent such as [80, 95]' })
+      .min(1, { message: 'expected at least one interval level' })
+      .superRefine((levels, ctx) => {
+        const seen = new Set<number>();
+        levels.forEach((l, i) => {
+          if (seen.has(l)) ctx.addIssue({ code: 'custom', path: [i], message: `duplicate interval level ${l}`, params: NO_VALUE });
+          seen.add(l);
+        });
+      })
+      .transform((levels) => [...levels].sort((a, b) => a - b))
+      .prefault([80, 95])
+      .describe('Prediction-interval levels in percent, each strictly between 0 and 100.'),
+    models: z
+      .array(nonEmptyString('a model name'), { error: 'expected a list of model names' })
+      .min(1, { message: 'expected at least one model (omit the key to allow every model)' })
+      .optional()
+      .describe('Allow-list of candidate models (omit to let backtests choose among all enabled models).'),
+    lstm: bool().prefault(false).describe('Also try the recurrent-network model (slower; off by default).'),
+    history: duration()
+      .prefault('35d')
+      .describe('The most history used per series; older samples are ignored.'),
+    schedule: duration()
+      .prefault('15m')
+      .describe('How often the server re-forecasts every series.'),
+  })
+  .superRefine(
+    (f, ctx) => {
+      if (!Array.isArray(f.horizons) || typeof f.history !== 'number') return;
+      const longest = Math.max(...f.horizons);
+      if (Number.isFinite(longest) && f.history <= longest) {
+        ctx.addIssue({ code: 'custom', path: ['history'], message: 'must be longer than the longest horizon' });
+      }
+    },
+    // Cross-field check: run it even when other fields failed, as long as these two are valid.
+    { when: whenValid('horizons', 'history') },
+  );
+
+// ---------------------------------------------------------------------------------------------
+// warm-up tasks
+
+const httpTaskSchema = z.strictObject({
+  path: z
+    .string({ error: 'expected a URL path starting with "/"' })
+    .refine((p) => p.startsWith('/'), { message: 'expected a URL path starting with "/"' })
+    .describe('URL path requested inside the shadow, e.g. /healthz.'),
+  port: numberBetween(1, 65535, { int: true }).optional().describe("TCP port (default: the VM's service port)."),
+  expect_status: numberBetween(100, 599, { int: true }).prefault(200).describe('HTTP status that counts as success.'),
+  timeout: duration().prefault('10s').describe('Time allowed for the request.'),
+});
+
+const commandTaskSchema = z.strictObject({
+  argv: z
+    .array(nonEmptyString('a non-empty argument'), {
+      error: 'expected a list of arguments such as [/usr/local/bin/check, --quick] (a shell string is never run)',
+    })
+    .min(1, { message: 'expected at least the program to run' })
+    .describe('Program and arguments, run inside the shadow without a shell.'),
+  timeout: duration().prefault('60s').describe('Time allowed for the command.'),
+});
+
+/** A warm-up task: exactly one of `http` or `command`. */
+export const warmupTaskSchema = z
+  .strictObject({
+    http: httpTaskSchema.optional().describe('An HTTP request inside the shadow.'),
+    command: commandTaskSchema.optional().describe('A command inside the shadow (argv array, no shell).'),
+  }, { error: 'expected a mapping with either http: or command:' })
+  .superRefine((t, ctx) => {
+    const n = Number(t.http !== undefined) + Number(t.command !== undefined);
+    if (n !== 1) ctx.addIssue({ code: 'custom', message: 'expected exactly one of http: or command:' });
+  })
+  .transform((t): WarmupTask => (t.http ? { http: t.http } : { command: t.command! }));
+
+/** A warm-up task, as the shadow manager runs it. Timeouts are in seconds. */
+export type WarmupTask =
+  | { http: { path: string; port?: number; expect_status: number; timeout: number } }
+  | { command: { argv: string[]; timeout: number } };
+
+// ---------------------------------------------------------------------------------------------
+// policies
+
+const maxFailoversSchema = z.strictObject({
+  count: positive({ int: true }).describe('Failovers allowed within the window.'),
+  window: duration().describe('The sliding window.'),
+}, { error: 'expected a mapping like { count: 3, window: 24h }' });
+
+/**
+ * Every policy field: its schema (no default), its default (as written in a file) and its doc.
+ * The defaults block and each group override are built from this one table.
+ */
+const policyFields = {
+  shadow_creation_threshold: {
+    schema: numberBetween(0, 1),
+    default: 0.2,
+    doc: 'A shadow is created when the forecast probability of breaching the failover criteria or the allocation within the horizon, weighted by failover_priority, reaches this (0..1).',
+  },
+  synchronization_mode: {
+    schema: oneOf(['sync', 'async', 'periodic'] as const),
+    default: 'async' as const,
+    doc: 'sync: write-blocking mirror (zero data loss); async: background mirror, lag measured; periodic: incremental copies every synchronization_interval.',
+  },
+  synchronization_interval: {
+    schema: duration(),
+    default: '5m',
+    doc: 'Copy interval in periodic mode; how often lag is checked otherwise.',
+  },
+  shadow_flavor: {
+    schema: oneOf(['warm', 'migrate'] as const),
+    default: 'warm' as const,
+    doc: 'warm: booted with services up, takes the disk at promotion (sub-second); migrate: paused -incoming target, live migration keeps process state.',
+  },
+  warmup_task: {
+    schema: warmupTaskSchema,
+    default: undefined,
+    doc: 'Rehearsal run inside the shadow: { http: { path, expect_status, timeout } } or { command: { argv: [...], timeout } }. Omit to check only that the shadow boots.',
+  },
+  warmup_interval: {
+    schema: duration(),
+    default: '1h',
+    doc: 'How often the warm-up task is rehearsed.',
+  },
+  max_shadow_age: {
+    schema: duration(),
+    default: '24h',
+    doc: 'A shadow older than this is refreshed.',
+  },
+  failover_priority: {
+    schema: integer(),
+    default: 0,
+    doc: 'Integer; higher goes first when budgets or hosts are short.',
+  },
+  max_data_loss: {
+    schema: duration({ allowZero: true }),
+    default: '0',
+    doc: 'Largest replication lag a promotion may lose; 0 = never promote a shadow that is not synchronized.',
+  },
+  max_downtime: {
+    schema: duration(),
+    default: '30s',
+    doc: 'Downtime budget of a failover; the plan picks a path that fits it or alerts.',
+  },
+  failover_criteria: {
+    schema: nonEmptyString('a criteria expression such as "cpu > 90% for 5m or host_lost"'),
+    default: 'state in [crashed, panicked, hung] or host_lost',
+    doc: 'When to fail over, e.g. "cpu > 90% for 5m or state in [crashed, panicked, hung] or host_lost".',
+  },
+  cooldown: {
+    schema: duration(),
+    default: '10m',
+    doc: 'No further failover of the VM for this long after one.',
+  },
+  probation: {
+    schema: duration(),
+    default: '30m',
+    doc: 'A promoted VM is watched this long before it may fail over again.',
+  },
+  max_failovers: {
+    schema: maxFailoversSchema,
+    default: { count: 3, window: '24h' },
+    doc: 'At most count failovers per VM within window; beyond that the VM is left alone and an alert raised.',
+  },
+} as const;
+
+type PolicyFieldTable = typeof policyFields;
+type WithDefaults = { [K in keyof PolicyFieldTable]: z.ZodPrefault<PolicyFieldTable[K]['schema']> };
+type AsOverrides = { [K in keyof PolicyFieldTable]: z.ZodOptional<PolicyFieldTable[K]['schema']> };
+
+function defaultsShape(): WithDefaults {
+  const out: Record<string, z.ZodType> = {};
+  for (const [k, f] of Object.entries(policyFields)) {
+    const s = f.schema as z.ZodType;
+    // warmup_task has no default: it stays optional (prefault(undefined) would run the schema on undefined).
+    out[k] = (f.default === undefined ? s.optional() : s.prefault(f.default as never)).describe(f.doc);
+  }
+  return out as unknown as WithDefaults;
+}
+
+function overridesShape(): AsOverrides {
+  const out: Record<string, z.ZodType> = {};
+  for (const [k, f] of Object.entries(policyFields)) out[k] = (f.schema as z.ZodType).optional().describe(f.doc);
+  return out as unknown as AsOverrides;
+}
+
+/** Which VMs a group applies to: every given condition must hold. */
+export const selectorSchema = z
+  .strictObject({
+    names: z
+      .array(nonEmptyString('a VM name or glob'), { error: 'expected a list of VM names or globs such as [db-*, web-1]' })
+      .optional()
+      .describe('VM names or globs (* and ?); the VM matches when any one does.'),
+    labels: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a label value' }).transform(String), {
+        error: 'expected a mapping of label: value',
+      })
+      .optional()
+      .describe('Labels the VM must all carry with these values.'),
+  }, { error: 'expected a mapping with names: and/or labels:' })
+  .superRefine((s, ctx) => {
+    if (!s.names?.length && !s.labels) ctx.addIssue({ code: 'custom', message: 'expected names: or labels: (a group must select something)' });
+  });
+
+/** A group of VMs with policy overrides. */
+export const policyGroupSchema = z.strictObject({
+  name: nonEmptyString('a group name').describe('Group name (unique), shown in decisions and logs.'),
+  match: selectorSchema.describe('Which VMs the group applies to.'),
+  ...overridesShape(),
+}, { error: 'expected a group mapping with name:, match: and policy overrides' });
+
+/** Default policy for every VM, plus per-group overrides. */
+export const policiesSchema = z.strictObject({
+  ...defaultsShape(),
+  groups: z
+    .array(policyGroupSchema, { error: 'expected a list of groups' })
+    .superRefine((groups, ctx) => {
+      const seen = new Map<string, number>();
+      groups.forEach((g, i) => {
+        const first = seen.get(g.name);
+        if (first !== undefined) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate group name "${g.name}" (also used by groups[${first}])`, params: NO_VALUE });
+        else seen.set(g.name, i);
+      });
+    })
+    .prefault([])
+    .describe('Per-VM/group overrides. Every matching group applies in file order; a later group overrides an earlier one.'),
+});
+
+// ---------------------------------------------------------------------------------------------
+// budgets
+
+const budgetSchema = z.strictObject({
+  cores: positive().optional().describe('vCPU cores reserved for shadows (omit: no limit).'),
+  memory_gib: positive().optional().describe('GiB of memory reserved for shadows (omit: no limit).'),
+}, { error: 'expected a mapping like { cores: 16, memory_gib: 64 }' });
+
+/** What shadows may cost, in total and on any one host. */
+export const budgetsSchema = z
+  .strictObject({
+    total: budgetSchema.prefault({}).describe('Fleet-wide shadow budget.'),
+    per_host: budgetSchema.prefault({}).describe('Shadow budget on any single host.'),
+  })
+  .superRefine((b, ctx) => {
+    if (!b.total || !b.per_host) return;
+    for (const k of ['cores', 'memory_gib'] as const) {
+      const t = b.total[k];
+      const h = b.per_host[k];
+      if (t !== undefined && h !== undefined && h > t) {
+        ctx.addIssue({ code: 'custom', path: ['per_host', k], message: `must not exceed budgets.total.${k} (${t})` });
+      }
+    }
+  }, { when: whenValid('total', 'per_host') });
+
+// ---------------------------------------------------------------------------------------------
+// the file
+
+/** The whole policy file. */
+export const umbraConfigSchema = z.strictObject({
+  version: z.literal(1, { error: 'expected 1 (the only policy file version so far)' }).prefault(1).describe('Policy file format version.'),
+  forecast: forecastSchema.prefault({}).describe('Load profiler settings.'),
+  policies: policiesSchema.prefault({}).describe('Shadowing and failover policies.'),
+  budgets: budgetsSchema.prefault({}).describe('Cost limits for shadows.'),
+}, { error: 'expected a mapping at the top of the policy file' });
+
+/** A validated policy file with defaults filled in. Durations are in seconds. */
+export type UmbraConfig = z.output<typeof umbraConfigSchema>;
+/** What may be written in a policy file (before defaults and parsing). */
+export type UmbraConfigInput = z.input<typeof umbraConfigSchema>;
+/** Forecast settings (durations in seconds). */
+export type ForecastConfig = UmbraConfig['forecast'];
+/** The `policies` block: defaults plus groups. */
+export type PoliciesConfig = UmbraConfig['policies'];
+/** One VM group with its overrides. */
+export type PolicyGroup = PoliciesConfig['groups'][number];
+/** The effective policy of one VM (every field set, except an optional warm-up task). */
+export type Policy = Omit<PoliciesConfig, 'groups'>;
+/** Shadow budgets (absent field: no limit). */
+export type BudgetsConfig = UmbraConfig['budgets'];
+
+/** The names of every policy field (those a group may override). */
+export const POLICY_FIELDS = Object.keys(policyFields) as (keyof Policy)[];

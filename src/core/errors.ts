@@ -1,0 +1,74 @@
+/**
+ * Typed errors. Every error Umbra raises on purpose is an {@link UmbraError} with a stable
+ * `code`; callers branch on `code` (or `retryable`), never on message text. The CLI maps codes
+ * to exit statuses in one place (src/cli/exit-codes.ts).
+ */
+export type ErrorCode =
+  | 'USAGE' // bad command-line usage
+  | 'CONFIG_INVALID' // a policy/config file failed validation
+  | 'INPUT_INVALID' // an input file could not be read as a series
+  | 'INPUT_UNSUPPORTED' // the input's format could not be detected / is unknown
+  | 'INSUFFICIENT_HISTORY' // too little history for the requested horizon
+  | 'SOURCE_UNAVAILABLE' // an external source (e.g. Prometheus) could not be reached
+  | 'INTERNAL';
+
+export interface ErrorContext {
+  /** The file (or URL) the error is about. */
+  file?: string;
+  /** 1-based line number in `file`, where one applies. */
+  line?: number;
+  /** Series id the error is about. */
+  series?: string;
+  /** Field path (config) such as `policies.shadow_creation_threshold`. */
+  path?: string;
+  [key: string]: unknown;
+}
+
+export class UmbraError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+  readonly retryable: boolean;
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, opts: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = 'UmbraError';
+    this.code = code;
+    this.context = context;
+    this.retryable = opts.retryable ?? false;
+  }
+
+  /** `file:line: message` when a place is known, else the message. */
+  where(): string {
+    const { file, line } = this.context;
+    if (file && line) return `${file}:${line}: ${this.message}`;
+    if (file) return `${file}: ${this.message}`;
+    return this.message;
+  }
+}
+
+/** An input file could not be read as a series; names the file and, where known, the line. */
+export class InputError extends UmbraError {
+  constructor(message: string, context: ErrorContext & { file: string }, opts: { cause?: unknown } = {}) {
+    super('INPUT_INVALID', message, context, opts);
+    this.name = 'InputError';
+  }
+}
+
+/** A usage error (bad flag, bad value): exit status 2. */
+export class UsageError extends UmbraError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('USAGE', message, context);
+    this.name = 'UsageError';
+  }
+}
+
+/** The series is valid but too short for what was asked (horizon, seasonality). */
+export class InsufficientHistoryError extends UmbraError {
+  constructor(message: string, context: ErrorContext = {}) {
+    super('INSUFFICIENT_HISTORY', message, context);
+    this.name = 'InsufficientHistoryError';
+  }
+}
+
+export function isUmbraError(e: unknown): e is UmbraError {
+  return e instanceof UmbraError;
+}

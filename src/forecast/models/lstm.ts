@@ -1,0 +1,259 @@
+/**
+ * The recurrent-network model: a small LSTM (or GRU) trained per series with tfjs on the wasm
+ * backend. Off by default (see the benchmark figures in the lead's notes); it is the only model
+ * whose fit is asynchronous, so it does not implement the synchronous {@link ForecastModel}
+ * contract but {@link AsyncForecastModel}, which the pipeline awaits.
+ *
+ * How it forecasts:
+ * - the series is normalised by the mean and standard deviation of the training window;
+ * - each window's input is the last `lookback` values with calendar features (sin/cos of time
+ *   of day and day of week), and, beside the recurrent layer, the seasonal-naive values of the
+ *   block to predict for each usable seasonal period plus the block's calendar features;
+ * - the network predicts the next `block` steps at once (direct multi-output); the horizon is
+ *   covered by feeding each predicted block back in (iterated blocks).
+ * Training is reproducible: seeded initialisers, no dropout, windows put in a seeded order and
+ * fitted without tfjs' own (unseeded) shuffle, and one tfjs job at a time per process.
+ *
+ * Pipeline use: `await initLstmBackend()` once per process (or worker), then call
+ * `lstmModel.forecastAsync(input, h)` wherever a synchronous model's `forecast(input, h)` is
+ * called, awaiting it: in rolling-origin backtests and for the final forecast alike. Calls are
+ * serialised internally; run series in parallel with worker threads, not with Promise.all.
+ */
+import { InsufficientHistoryError, UsageError } from '../../core/errors.js';
+import type { ForecastModel, ModelInput, Seasonality } from '../types.js';
+import {
+  initLstmBackend,
+  loadTf,
+  runExclusive,
+  type LstmBackendName,
+  type LstmLogger,
+  type Tf,
+} from './lstm-backend.js';
+import {
+  SEQ_FEATURES,
+  auxLength,
+  buildWindows,
+  normalisation,
+  normalise,
+  trainingOrigins,
+  type WindowShape,
+} from './lstm-windows.js';
+
+export { initLstmBackend } from './lstm-backend.js';
+export type { LstmBackendInfo, LstmBackendName, LstmBackendOptions, LstmLogger } from './lstm-backend.js';
+
+/** A model whose fit is asynchronous (tfjs training); otherwise as {@link ForecastModel}. */
+export interface AsyncForecastModel {
+  readonly name: string;
+  /** Minimum history (in steps) this model needs given the seasonalities. */
+  minHistory: ForecastModel['minHistory'];
+  /** Fits on `input.y` and resolves to point forecasts for the `h` steps after its end. */
+  forecastAsync(input: ModelInput, h: number): Promise<Float64Array>;
+}
+
+/** Tuning of the recurrent model. Every field is optional; defaults are in {@link LSTM_DEFAULTS}. */
+export interface LstmOptions {
+  /** Recurrent cell type. */
+  cell?: 'lstm' | 'gru';
+  /** Hidden units of the recurrent layer. */
+  units?: number;
+  /** Past steps fed to the recurrent layer. */
+  lookback?: number;
+  /** Steps predicted at once; the horizon is covered by iterating blocks. */
+  block?: number;
+  /** Training epochs. */
+  epochs?: number;
+  /** Most training windows used (evenly subsampled over the history). */
+  maxWindows?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Training loss; MAE matches the MASE the models are scored with. */
+  loss?: 'mae' | 'mse';
+  /** Seed for initialisers and window order; default `input.seed`, else 42. */
+  seed?: number;
+  /** tfjs backend; default wasm (falls back to cpu with a logged reason). */
+  backend?: LstmBackendName;
+  /** Where a backend fallback is reported. */
+  log?: LstmLogger;
+}
+
+/** Default tuning: sized to train in a few seconds per series on the wasm backend. */
+export const LSTM_DEFAULTS = {
+  cell: 'lstm',
+  units: 16,
+  lookback: 48,
+  block: 48,
+  epochs: 20,
+  maxWindows: 1000,
+  batchSize: 64,
+  learningRate: 0.005,
+  loss: 'mae',
+  seed: 42,
+  backend: 'wasm',
+} as const satisfies Required<Omit<LstmOptions, 'log'>>;
+
+/** Fewest training windows the model accepts. */
+export const MIN_TRAINING_WINDOWS = 100;
+/** Seasonal periods shorter than this are left to the recurrent layer (no seasonal-naive input). */
+const MIN_LAG = 8;
+/** At most this many seasonal-naive blocks are auxiliary inputs (the shortest periods). */
+const MAX_LAGS = 2;
+
+type Resolved = Required<Omit<LstmOptions, 'log'>> & { log?: LstmLogger };
+
+function resolve(input: ModelInput, opts: LstmOptions): Resolved {
+  const r: Resolved = {
+    ...LSTM_DEFAULTS,
+    seed: input.seed ?? LSTM_DEFAULTS.seed,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  };
+  for (const key of ['units', 'lookback', 'block', 'epochs', 'maxWindows', 'batchSize'] as const) {
+    const v = r[key];
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`lstm: ${key} must be a positive integer, got ${v}`, { option: key });
+  }
+  if (!(r.learningRate > 0)) throw new UsageError(`lstm: learningRate must be > 0, got ${r.learningRate}`, { option: 'learningRate' });
+  return r;
+}
+
+/**
+ * The window shape for a series of length `n`: seasonal periods that fit (>= MIN_LAG, and the
+ * history still leaves MIN_TRAINING_WINDOWS windows after them) become seasonal-naive inputs,
+ * and the block shrinks to the shortest of them so those inputs are always known values.
+ */
+export function windowShape(n: number, seasonalities: Seasonality[], lookback: number, block: number): WindowShape {
+  const periods = [...new Set(seasonalities.filter((s) => s.significant).map((s) => Math.round(s.period)))]
+    .filter((p) => p >= MIN_LAG)
+    .sort((a, b) => a - b);
+  const lags: number[] = [];
+  let k = block;
+  for (const p of periods) {
+    if (lags.length === MAX_LAGS) break;
+    const kk = Math.min(k, p);
+    if (Math.max(lookback, p) + kk + MIN_TRAINING_WINDOWS - 1 > n) break;
+    lags.push(p);
+    k = kk;
+  }
+  return { lookback, block: k, lags };
+}
+
+/** History the model needs: one lookback, one block and the minimum number of windows. */
+function minHistoryFor(lookback: number, block: number): number {
+  return lookback + block + MIN_TRAINING_WINDOWS - 1;
+}
+
+/**
+ * Fits the recurrent model on `input.y` and forecasts the `h` steps after its end.
+ * Initialises the backend if needed. Rejects with InsufficientHistoryError when `y` is
+ * shorter than `lookback + block + MIN_TRAINING_WINDOWS - 1` steps.
+ */
+export async function forecastLstm(input: ModelInput, h: number, opts: LstmOptions = {}): Promise<Float64Array> {
+  if (!Number.isInteger(h) || h < 1) throw new UsageError(`lstm: horizon must be a positive integer of steps, got ${h}`);
+  const o = resolve(input, opts);
+  const n = input.y.length;
+  const need = minHistoryFor(o.lookback, o.block);
+  if (n < need) {
+    throw new InsufficientHistoryError(`lstm needs at least ${need} steps of history, got ${n}`, { need, have: n });
+  }
+  const norm = normalisation(input.y);
+  if (norm.constant) return new Float64Array(h).fill(norm.mean);
+  const initOpts = o.log ? { backend: o.backend, log: o.log } : { backend: o.backend };
+  return runExclusive(async () => {
+    await initLstmBackend(initOpts);
+    const tf = await loadTf();
+    return fitAndForecast(tf, input, h, o, norm);
+  });
+}
+
+async function fitAndForecast(
+  tf: Tf,
+  input: ModelInput,
+  h: number,
+  o: Resolved,
+  norm: ReturnType<typeof normalisation>,
+): Promise<Float64Array> {
+  const { y, t0, step } = input;
+  const n = y.length;
+  const shape = windowShape(n, input.seasonalities, o.lookback, o.block);
+  const k = shape.block;
+  const blocks = Math.ceil(h / k);
+  const z = normalise(y, norm, blocks * k);
+
+  const origins = trainingOrigins(n, shape, o.maxWindows, o.seed);
+  const train = buildWindows(z, t0, step, shape, origins, true);
+  const model = buildNetwork(tf, shape, o);
+  const optimizer = tf.train.adam(o.learningRate);
+  model.compile({ optimizer, loss: o.loss === 'mae' ? 'meanAbsoluteError' : 'meanSquaredError' });
+  const seqT = tf.tensor3d(train.seq, [train.count, shape.lookback, SEQ_FEATURES]);
+  const auxT = tf.tensor2d(train.aux, [train.count, auxLength(shape)]);
+  const yT = tf.tensor2d(train.target, [train.count, k]);
+  try {
+    await model.fit([seqT, auxT], yT, {
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      shuffle: false, // the windows are already in a seeded random order
+      verbose: 0,
+    });
+    for (let b = 0; b < blocks; b++) {
+      const origin = n + b * k;
+      const win = buildWindows(z, t0, step, shape, [origin], false);
+      const pred = tf.tidy(() => {
+        const out = model.predict([
+          tf.tensor3d(win.seq, [1, shape.lookback, SEQ_FEATURES]),
+          tf.tensor2d(win.aux, [1, auxLength(shape)]),
+        ]) as TfTensor;
+        return out.dataSync();
+      });
+      z.set(pred, origin);
+    }
+  } finally {
+    seqT.dispose();
+    auxT.dispose();
+    yT.dispose();
+    model.dispose();
+    optimizer.dispose(); // passed as an object, so the model does not own (dispose) it
+  }
+  const out = new Float64Array(h);
+  for (let i = 0; i < h; i++) out[i] = z[n + i] * norm.scale + norm.mean;
+  return out;
+}
+
+type TfTensor = ReturnType<Tf['tensor']>;
+
+/**
+ * `[lookback, SEQ_FEATURES]` → recurrent layer; its state joined with the auxiliary vector
+ * (seasonal-naive blocks, calendar of the block) → linear `block` outputs. The linear path from
+ * the seasonal-naive inputs lets the network start from (and correct) the seasonal naive.
+ */
+function buildNetwork(tf: Tf, shape: WindowShape, o: Resolved): ReturnType<Tf['model']> {
+  const seqIn = tf.input({ shape: [shape.lookback, SEQ_FEATURES] });
+  const auxIn = tf.input({ shape: [auxLength(shape)] });
+  const gates = o.cell === 'lstm' ? 4 : 3;
+  const recurrentInitializer =
+    // tfjs' orthogonal initializer warns (and is slow) above 2000 elements.
+    o.units * o.units * gates <= 2000
+      ? tf.initializers.orthogonal({ seed: o.seed + 1, gain: 1 })
+      : tf.initializers.glorotUniform({ seed: o.seed + 1 });
+  const rnnArgs = {
+    units: o.units,
+    kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed }),
+    recurrentInitializer,
+    returnSequences: false,
+  };
+  const rnn = (o.cell === 'lstm' ? tf.layers.lstm(rnnArgs) : tf.layers.gru(rnnArgs)).apply(seqIn) as ReturnType<Tf['input']>;
+  const joined = tf.layers.concatenate().apply([rnn, auxIn]) as ReturnType<Tf['input']>;
+  const out = tf.layers
+    .dense({ units: shape.block, kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed + 2 }) })
+    .apply(joined) as ReturnType<Tf['input']>;
+  return tf.model({ inputs: [seqIn, auxIn], outputs: out });
+}
+
+/** The recurrent model for the pipeline (asynchronous; off by default). */
+export const lstmModel: AsyncForecastModel = {
+  name: 'lstm',
+  minHistory(_input, _h) {
+    return minHistoryFor(LSTM_DEFAULTS.lookback, LSTM_DEFAULTS.block);
+  },
+  forecastAsync(input, h) {
+    return forecastLstm(input, h);
+  },
+};
