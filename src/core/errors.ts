@@ -10,6 +10,19 @@ export type ErrorCode =
   | 'INPUT_UNSUPPORTED' // the input's format could not be detected / is unknown
   | 'INSUFFICIENT_HISTORY' // too little history for the requested horizon
   | 'SOURCE_UNAVAILABLE' // an external source (e.g. Prometheus) could not be reached
+  // Hypervisor driver codes (raised by src/hypervisor/errors.ts, documented there):
+  | 'VM_NOT_FOUND'
+  | 'VM_EXISTS'
+  | 'VM_SPEC_INVALID'
+  | 'VM_START_FAILED'
+  | 'VM_INVALID_STATE'
+  | 'QMP_TIMEOUT'
+  | 'QMP_DISCONNECTED'
+  | 'QMP_PROTOCOL'
+  | 'HV_COMMAND_FAILED'
+  | 'POWERDOWN_TIMEOUT'
+  | 'HOTPLUG_FAILED'
+  | 'ACCEL_UNAVAILABLE'
   | 'INTERNAL';
 
 export interface ErrorContext {

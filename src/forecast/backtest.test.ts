@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BACKTEST_DEFAULTS,
   actualsMatrix,
   backtest,
   commonOrigins,
+  extendBacktest,
   maeScored,
   planOrigins,
   residualMatrix,
   restrictOrigins,
+  subsampleOrigins,
   type BacktestResult,
 } from './backtest.js';
 import type { ForecastModel, RegularSeries } from './types.js';
@@ -45,9 +48,14 @@ describe('planOrigins', () => {
   });
 
   it('spreads the origins over the window by default (two weeks of 5-min steps)', () => {
-    const o = planOrigins(10_000, 288, 300, 1, {});
-    // window 4032 steps: span 4032 - 288 = 3744, spacing floor(3744 / 7) = 534.
-    expect(o).toEqual([5974, 6508, 7042, 7576, 8110, 8644, 9178, 9712]);
+    expect(planOrigins(10_000, 288, 300, 1).length).toBe(BACKTEST_DEFAULTS.origins);
+    const o = planOrigins(10_000, 288, 300, 1, { origins: 16 });
+    // 16 origins, window 4032 steps: span 4032 - 288 = 3744, spacing floor(3744 / 15) = 249.
+    expect(o.length).toBe(16);
+    expect(o[0]).toBe(9712 - 15 * 249);
+    expect(o[15]).toBe(9712);
+    for (let k = 1; k < 16; k++) expect(o[k] - o[k - 1]).toBe(249);
+    expect(planOrigins(10_000, 288, 300, 1, { origins: 8 })).toEqual([5974, 6508, 7042, 7576, 8110, 8644, 9178, 9712]);
   });
 
   it('compresses the spacing on short series and honours minTrain', () => {
@@ -58,6 +66,14 @@ describe('planOrigins', () => {
     expect(planOrigins(700, 288, 300, 500)).toEqual([]);
     // An explicit spacing that runs past minTrain keeps only the origins that fit.
     expect(planOrigins(700, 288, 300, 300, { origins: 8, spacingSeconds: 50 * 300 })).toEqual([312, 362, 412]);
+  });
+
+  it('subsamples evenly, keeping the newest origin', () => {
+    const plan = [10, 20, 30, 40, 50, 60, 70];
+    expect(subsampleOrigins(plan, 4)).toEqual([10, 30, 50, 70]);
+    expect(subsampleOrigins(plan, 1)).toEqual([70]);
+    expect(subsampleOrigins(plan, 9)).toEqual(plan);
+    expect(subsampleOrigins([], 3)).toEqual([]);
   });
 });
 
@@ -89,5 +105,19 @@ describe('backtest', () => {
     expect([...b.forecasts]).toEqual([...a.forecasts.slice(4)]);
     expect([...b.actuals]).toEqual([...actualsMatrix(s, [20, 30], 4)]);
     expect(() => restrictOrigins(b, [10])).toThrow(RangeError);
+  });
+
+  it('extends a backtest with more origins, fitting only the new ones', () => {
+    const s = series(Array.from({ length: 40 }, (_, i) => 2 * i));
+    const ctx = { t0: 0, step: 300, seasonalities: [] };
+    const seen: number[] = [];
+    const model = lastValue(seen);
+    const r = backtest(s, model, ctx, [20, 30], 3);
+    const e = extendBacktest(s, model, ctx, r, [10, 20, 25, 30]);
+    expect(seen).toEqual([20, 30, 10, 25]);
+    expect(e.origins).toEqual([10, 20, 25, 30]);
+    expect([...e.forecasts]).toEqual([18, 18, 18, 38, 38, 38, 48, 48, 48, 58, 58, 58]);
+    expect([...e.actuals]).toEqual([20, 22, 24, 40, 42, 44, 50, 52, 54, 60, 62, 64]);
+    expect(extendBacktest(s, model, ctx, r, [20])).toBe(r);
   });
 });

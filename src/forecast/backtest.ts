@@ -34,7 +34,7 @@ export interface BacktestOptions {
 }
 
 /** Default backtest settings (see {@link BacktestOptions}). */
-export const BACKTEST_DEFAULTS = { origins: 16, selectionOrigins: 8, windowSeconds: 14 * 86_400 } as const;
+export const BACKTEST_DEFAULTS = { origins: 24, selectionOrigins: 8, windowSeconds: 14 * 86_400 } as const;
 
 /**
  * Origin indices (the number of training points at each origin), oldest first. The newest

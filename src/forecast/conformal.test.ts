@@ -98,6 +98,23 @@ describe('conformalOffsets', () => {
     }
   });
 
+  it('agrees with the sorted-rank rule on random pools with ties, for several levels', () => {
+    const u = rng(21);
+    for (let trial = 0; trial < 20; trial++) {
+      const H = 20 + Math.floor(u() * 200);
+      const values = new Float64Array(H);
+      for (let h = 0; h < H; h++) values[h] = Math.round(gauss(u) * 4) + (u() < 0.1 ? 20 * u() : 0);
+      const levels = [50, 80, 90, 95];
+      const off = conformalOffsets({ origins: 1, horizon: H, values }, levels, { minPool: H, smooth: 1 });
+      levels.forEach((l, i) => {
+        const beta = 1 - (1 - l / 100) / 2;
+        expect(off.upper[0][0]).toBeGreaterThanOrEqual(0);
+        expect(off.upper[i][H >> 1]).toBeCloseTo(Math.max(0, conformalQuantile(values, beta)), 9);
+        expect(off.lower[i][H >> 1]).toBeCloseTo(Math.min(0, -conformalQuantile(values.map((v) => -v), beta)), 9);
+      });
+    }
+  });
+
   it('80 and 95 % intervals of a seasonal-naive model cover fresh data within 2 points', () => {
     const H = 48;
     const { y } = simulate(40_000, 7);

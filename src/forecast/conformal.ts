@@ -15,9 +15,13 @@
  *   order: each origin is covered by intervals built from the origins before it, and the
  *   miscoverage rate steers the level: α ← α + γ(α* − err).
  *
+ * Cost: quantiles are computed at anchor steps whose spacing grows with h (half the pooling
+ * half-width) and interpolated linearly between them; pools stop growing at `maxPool`.
+ *
  * Invariants of the result: lower offsets ≤ 0 ≤ upper offsets (so mean + offsets never cross
  * the mean), and for two levels L1 < L2 the L2 interval contains the L1 interval at every step.
  */
+import { selectInPlace } from './numeric/stats.js';
 
 /** Backtest residuals: `values[k * horizon + h]` is origin k's residual at step h (NaN = unscored). */
 export interface ResidualMatrix {
@@ -42,14 +46,21 @@ export interface ConformalOptions {
   poolFraction?: number;
   /** Smallest pooling half-width in steps. Default 1. */
   minHalfWidth?: number;
+  /**
+   * The growing window stops growing once a pool would exceed this many residuals (many origins
+   * need no wide window; this bounds the cost). Default 1500.
+   */
+  maxPool?: number;
   /** Width (odd, in steps) of the moving average across h applied at the end; 1 = none. Default 5. */
   smooth?: number;
   /**
    * Adaptive conformal inference over origins in time order (off when absent). `gamma` is the
    * step size of the level update; `warmup` the number of oldest origins used only for
-   * calibration before updates start (default: half the origins, at least 1).
+   * calibration before updates start (default: half the origins, at least 1); `maxRefits` the
+   * most times the offsets are rebuilt during the pass (default 4: later origins are judged in
+   * blocks, which bounds the cost).
    */
-  aci?: { gamma: number; warmup?: number };
+  aci?: { gamma: number; warmup?: number; maxRefits?: number };
 }
 
 /** Interval offsets per level and step: the interval is `[mean + lower[i][h], mean + upper[i][h]]`. */
@@ -65,12 +76,16 @@ export interface ConformalOffsets {
   upper: Float64Array[];
 }
 
-const DEFAULTS = { minPool: 100, poolFraction: 0.25, minHalfWidth: 1, smooth: 5 } as const;
+const DEFAULTS = { minPool: 100, maxPool: 1500, poolFraction: 0.25, minHalfWidth: 1, smooth: 5 } as const;
 
-/** Pooling half-width for step h (0-based) before widening for `minPool`. */
-function halfWidth(h: number, opts: ConformalOptions): number {
+/**
+ * Pooling half-width for step h (0-based) before widening for `minPool`: grows with h, but not
+ * past the width at which `rows` origins fill `maxPool` residuals.
+ */
+function halfWidth(h: number, rows: number, opts: ConformalOptions): number {
   const frac = opts.poolFraction ?? DEFAULTS.poolFraction;
-  return Math.max(opts.minHalfWidth ?? DEFAULTS.minHalfWidth, Math.round(frac * h));
+  const cap = Math.floor(((opts.maxPool ?? DEFAULTS.maxPool) / Math.max(1, rows) - 1) / 2);
+  return Math.max(opts.minHalfWidth ?? DEFAULTS.minHalfWidth, Math.min(Math.round(frac * h), cap));
 }
 
 /**
@@ -92,7 +107,7 @@ function sortedWeightedQuantile(
   let cum = 0;
   for (let j = 0; j < n; j++) {
     cum += wts[idx[j]];
-    // Tolerance: with equal weights cum reaches exactly k/(n+1)·(n+1) in floating point.
+    // Tolerance for rounding in the running sum (equal weights must hit rank ⌈(n+1)β⌉ exactly).
     if (cum >= target - 1e-9 * total) return vals[idx[j]];
   }
   return vals[idx[n - 1]];
@@ -124,12 +139,12 @@ export function originWeights(origins: number, halfLife = Infinity): Float64Arra
 }
 
 /** Anchor steps at which quantiles are computed; spacing grows with h (offsets are interpolated between). */
-function anchorSteps(horizon: number, opts: ConformalOptions): number[] {
+function anchorSteps(horizon: number, rows: number, opts: ConformalOptions): number[] {
   const out: number[] = [];
   let h = 0;
   while (h < horizon) {
     out.push(h);
-    h += Math.max(1, Math.floor(halfWidth(h, opts) / 2));
+    h += Math.max(1, Math.floor(halfWidth(h, rows, opts) / 2));
   }
   if (out[out.length - 1] !== horizon - 1) out.push(horizon - 1);
   return out;
@@ -152,13 +167,14 @@ function rawOffsets(
   const rows = rowTo - rowFrom;
   const lower = levels.map(() => new Float64Array(H));
   const upper = levels.map(() => new Float64Array(H));
-  const anchors = anchorSteps(H, opts);
+  const anchors = anchorSteps(H, rows, opts);
   // Scratch buffers sized for the whole matrix: a pool can at most hold every residual.
   const vals = new Float64Array(rows * H);
   const wts = new Float64Array(rows * H);
   const idx = new Uint32Array(rows * H);
   // The test point weighs as much as the newest origin used.
   const wTest = rows > 0 ? w[rowTo - 1] : 1;
+  const ranks: number[] = [];
   let equal = true;
   for (let k = rowFrom; k < rowTo; k++) if (w[k] !== w[rowFrom]) equal = false;
   const aLo = new Float64Array(levels.length * anchors.length);
@@ -166,7 +182,7 @@ function rawOffsets(
 
   for (let a = 0; a < anchors.length; a++) {
     const h = anchors[a];
-    let half = halfWidth(h, opts);
+    let half = halfWidth(h, rows, opts);
     let n = 0;
     let total = 0;
     // Widen the window until it pools `minPool` residuals or covers every step.
@@ -196,12 +212,24 @@ function rawOffsets(
       continue;
     }
     if (equal) {
-      // Equal weights: a native numeric sort and the rank ⌈(n+1)β⌉ (the same rule, faster).
-      const sorted = vals.subarray(0, n).sort();
+      // Equal weights: the same rule is the rank ⌈(n+1)β⌉; select the needed order statistics
+      // (two per level) instead of sorting the pool.
+      ranks.length = 0;
       for (let i = 0; i < levels.length; i++) {
         const k = Math.min(n, Math.ceil((n + 1) * (1 - (1 - levels[i]) / 2) - 1e-9));
-        aHi[i * stride + a] = sorted[k - 1];
-        aLo[i * stride + a] = sorted[n - k];
+        ranks.push(k - 1, n - k);
+      }
+      const order = [...new Set(ranks)].sort((p, q) => p - q);
+      const at = new Map<number, number>();
+      let from = 0;
+      for (const r of order) {
+        // After selecting rank r, every value right of r is ≥ it: the next rank lies there.
+        at.set(r, selectInPlace(vals, r - from, from, n));
+        from = r + 1;
+      }
+      for (let i = 0; i < levels.length; i++) {
+        aHi[i * stride + a] = at.get(ranks[2 * i])!;
+        aLo[i * stride + a] = at.get(ranks[2 * i + 1])!;
       }
       continue;
     }
@@ -293,14 +321,19 @@ function aciLevels(res: ResidualMatrix, levels: number[], w: Float64Array, opts:
   const aci = opts.aci!;
   const K = res.origins;
   const warmup = Math.max(1, Math.min(K - 1, aci.warmup ?? Math.floor(K / 2)));
+  // Origins are judged in blocks against offsets rebuilt once per block (at most `maxRefits`
+  // rebuilds): the same updates as one origin at a time, with intervals a few origins stale.
+  const block = Math.max(1, Math.ceil((K - warmup) / Math.max(1, aci.maxRefits ?? 4)));
   const alphaTarget = levels.map((l) => 1 - l);
   const alpha = alphaTarget.slice();
-  for (let k = warmup; k < K; k++) {
+  for (let k0 = warmup; k0 < K; k0 += block) {
     const cur = alpha.map((a) => 1 - clampAlpha(a));
-    const { lower, upper } = rawOffsets(res, 0, k, cur, w, opts);
-    for (let i = 0; i < levels.length; i++) {
-      const err = rowMiscoverage(res, k, lower[i], upper[i]);
-      if (Number.isFinite(err)) alpha[i] += aci.gamma * (alphaTarget[i] - err);
+    const { lower, upper } = rawOffsets(res, 0, k0, cur, w, opts);
+    for (let k = k0; k < Math.min(K, k0 + block); k++) {
+      for (let i = 0; i < levels.length; i++) {
+        const err = rowMiscoverage(res, k, lower[i], upper[i]);
+        if (Number.isFinite(err)) alpha[i] += aci.gamma * (alphaTarget[i] - err);
+      }
     }
   }
   return alpha.map((a) => 1 - clampAlpha(a));

@@ -14,6 +14,16 @@ export {
   PIPELINE_CONFORMAL_DEFAULTS,
   type PipelineOptions,
 } from './pipeline.js';
-export { backtest, planOrigins, actualsMatrix, residualMatrix, BACKTEST_DEFAULTS, type BacktestOptions, type BacktestResult } from './backtest.js';
+export {
+  backtest,
+  extendBacktest,
+  planOrigins,
+  subsampleOrigins,
+  actualsMatrix,
+  residualMatrix,
+  BACKTEST_DEFAULTS,
+  type BacktestOptions,
+  type BacktestResult,
+} from './backtest.js';
 export { conformalOffsets, conformalQuantile, levelKey, type ConformalOffsets, type ConformalOptions, type ResidualMatrix } from './conformal.js';
 export { selectModel, seasonalNaiveScale, combineForecasts, ensembleName, type Selection, type SelectOptions } from './select.js';

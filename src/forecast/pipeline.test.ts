@@ -60,7 +60,7 @@ describe('horizon and history rules', () => {
 describe('forecastSeries', () => {
   it('returns h points after the last input with nested intervals around the mean', () => {
     const s = sineSeries(10, 100, 2);
-    const f = forecastSeries(s, { horizonSeconds: 86_400, levels: [95, 80] });
+    const f = forecastSeries(s, { horizonSeconds: 86_400, levels: [95, 80], models: ['snaive'] });
     const n = s.values.length;
     expect(f).toMatchObject({ series: 'vm-7', metric: 'cpu_mhz', unit: 'MHz', stepSeconds: STEP, model: 'snaive' });
     expect(f.points.length).toBe(288);
@@ -95,6 +95,14 @@ describe('forecastSeries', () => {
     // The ensemble is refitted on the full series: the mean is the unbiased seasonal naive.
     const n = s.values.length;
     expect(f.points[0].mean).toBeCloseTo(s.values[n - DAY], 9);
+  });
+
+  it('runs every default model and reports a registered name', () => {
+    const s = sineSeries(10, 100, 2);
+    const f = forecastSeries(s, { horizonSeconds: 6 * 3600, levels: [80] });
+    const names = f.model.replace(/^ensemble(-median)?\(|\)$/g, '').split('+');
+    for (const name of names) expect(Object.keys(MODELS)).toContain(name);
+    expect(Object.keys(f.diagnostics!.backtest).length).toBeGreaterThanOrEqual(1);
   });
 
   it('clamps the mean and bounds at 0 for a non-negative metric', () => {

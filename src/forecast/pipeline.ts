@@ -6,6 +6,9 @@
  * one horizon of training before the newest backtest origin, whose actuals are the last
  * horizon; two days let the daily season be seen twice (seasonal naive and the MASE scale need
  * one full day before the first scored point).
+ *
+ * Cost: with the defaults (backtest.ts) every candidate is fitted at 8 origins, the chosen
+ * model(s) at 16 more for calibration, and once on the full series.
  */
 import { InsufficientHistoryError, UsageError } from '../core/errors.js';
 import {

@@ -32,6 +32,11 @@ const A_LO = 1e-4;
 const A_HI = 0.9999;
 const PHI_LO = 0.8;
 const PHI_HI = 0.98;
+/**
+ * Below this size the initial state's influence on later one-step forecasts is dropped: the
+ * sensitivities decay geometrically, so tracking them to the end would only cost time.
+ */
+const NEGLIGIBLE = 1e-12;
 
 /**
  * One filter pass with zero initial state that concentrates the initial state out.
@@ -39,9 +44,12 @@ const PHI_HI = 0.98;
  */
 export function etsConcentratedSse(y: Float64Array, kind: EtsKind, alpha: number, beta: number, phi: number, out: Float64Array): void {
   const n = y.length;
-  const trended = kind !== 'ANN';
+  if (kind === 'ANN') {
+    sesConcentratedSse(y, alpha, out);
+    return;
+  }
   const ph = kind === 'AAdN' ? phi : 1;
-  const b_ = trended ? beta : 0;
+  const b_ = beta;
   // Zero-initial-state filter: state (l, b), one-step forecast l + ph·b.
   let l = 0;
   let b = 0;
@@ -61,7 +69,10 @@ export function etsConcentratedSse(y: Float64Array, kind: EtsKind, alpha: number
   let s11 = 0;
   let r0 = 0;
   let r1 = 0;
-  for (let t = 0; t < n; t++) {
+  let t = 0;
+  // Phase 1: track the sensitivities while they matter (they decay geometrically).
+  for (; t < n; t++) {
+    if ((t & 63) === 0 && Math.abs(p00) + Math.abs(p01) + Math.abs(p10) + Math.abs(p11) < NEGLIGIBLE) break;
     const f = l + ph * b;
     const e = y[t] - f;
     // One-step forecast sensitivity c = wᵀP: ŷ_t = f + c·x0, so e_t(x0) = e − c·x0.
@@ -84,25 +95,58 @@ export function etsConcentratedSse(y: Float64Array, kind: EtsKind, alpha: number
     p10 = q10;
     p11 = q11;
   }
+  // Phase 2: the plain filter.
+  for (; t < n; t++) {
+    const f = l + ph * b;
+    const e = y[t] - f;
+    see += e * e;
+    l = f + alpha * e;
+    b = ph * b + b_ * e;
+  }
   let x0 = 0;
   let x1 = 0;
-  if (!trended) {
-    x0 = s00 > 0 ? r0 / s00 : 0;
-  } else {
-    // Tiny ridge keeps the 2×2 system solvable when the sensitivities die out fast.
-    const eps = 1e-9 * (s00 + s11 + 1e-300);
-    const a = s00 + eps;
-    const d = s11 + eps;
-    const det = a * d - s01 * s01;
-    if (det > 0) {
-      x0 = (d * r0 - s01 * r1) / det;
-      x1 = (a * r1 - s01 * r0) / det;
-    }
+  // Tiny ridge keeps the 2×2 system solvable when the sensitivities die out fast.
+  const eps = 1e-9 * (s00 + s11 + 1e-300);
+  const a = s00 + eps;
+  const d = s11 + eps;
+  const det = a * d - s01 * s01;
+  if (det > 0) {
+    x0 = (d * r0 - s01 * r1) / det;
+    x1 = (a * r1 - s01 * r0) / det;
   }
   const sse = Math.max(0, see - 2 * (x0 * r0 + x1 * r1) + x0 * x0 * s00 + 2 * x0 * x1 * s01 + x1 * x1 * s11);
   out[0] = sse;
   out[1] = l + p00 * x0 + p01 * x1;
   out[2] = b + p10 * x0 + p11 * x1;
+}
+
+/** The ANN special case of {@link etsConcentratedSse}: sensitivity (1 − α)^t. */
+function sesConcentratedSse(y: Float64Array, alpha: number, out: Float64Array): void {
+  const n = y.length;
+  const d = 1 - alpha;
+  let l = 0;
+  let c = 1;
+  let see = 0;
+  let scc = 0;
+  let sce = 0;
+  let t = 0;
+  for (; t < n && c > NEGLIGIBLE; t++) {
+    const e = y[t] - l;
+    see += e * e;
+    scc += c * c;
+    sce += c * e;
+    l += alpha * e;
+    c *= d;
+  }
+  for (; t < n; t++) {
+    const e = y[t] - l;
+    see += e * e;
+    l += alpha * e;
+  }
+  const x0 = scc > 0 ? sce / scc : 0;
+  out[0] = Math.max(0, see - x0 * sce);
+  out[1] = l + c * x0;
+  out[2] = 0;
 }
 
 function aicc(n: number, sse: number, k: number): number {
@@ -111,7 +155,7 @@ function aicc(n: number, sse: number, k: number): number {
 }
 
 /** Fit one ETS form by SSE minimization. */
-export function fitEtsKind(y: Float64Array, kind: EtsKind): EtsFit {
+export function fitEtsKind(y: Float64Array, kind: EtsKind, startAlpha = 0.2): EtsFit {
   const n = y.length;
   const buf = new Float64Array(3);
   let alpha = 0.5;
@@ -131,13 +175,17 @@ export function fitEtsKind(y: Float64Array, kind: EtsKind): EtsFit {
     alpha = Math.exp(r.x[0]);
   } else {
     const damped = kind === 'AAdN';
+    // β/α on a log scale: fitted trends of noisy series sit at β's lower bound, which a
+    // logistic map only reaches asymptotically (and Nelder–Mead then wanders for long).
     const decode = (u: Float64Array): [number, number, number] => {
       const a = toInterval(u[0], A_LO, A_HI);
-      const b = toInterval(u[1], A_LO, a);
+      const logRatio = Math.min(0, Math.max(Math.log(A_LO / a), u[1]));
+      const b = Math.max(A_LO, a * Math.exp(logRatio));
       const p = damped ? toInterval(u[2], PHI_LO, PHI_HI) : 1;
       return [a, b, p];
     };
-    const x0 = damped ? [fromInterval(0.2, A_LO, A_HI), fromInterval(0.01, A_LO, 0.2), fromInterval(0.95, PHI_LO, PHI_HI)] : [fromInterval(0.2, A_LO, A_HI), fromInterval(0.01, A_LO, 0.2)];
+    const a0 = Math.min(0.9, Math.max(0.01, startAlpha));
+    const x0 = damped ? [fromInterval(a0, A_LO, A_HI), Math.log(0.05), fromInterval(0.9, PHI_LO, PHI_HI)] : [fromInterval(a0, A_LO, A_HI), Math.log(0.05)];
     const r = nelderMead(
       (u) => {
         const [a, b, p] = decode(u);
@@ -145,7 +193,7 @@ export function fitEtsKind(y: Float64Array, kind: EtsKind): EtsFit {
         return buf[0];
       },
       x0,
-      { step: 1.5, relTol: 1e-6, maxEval: damped ? 240 : 160 },
+      { step: damped ? Float64Array.of(0.5, 3, 1) : Float64Array.of(0.5, 3), relTol: 1e-6, maxEval: damped ? 90 : 70 },
     );
     [alpha, beta, phi] = decode(r.x);
   }
@@ -157,9 +205,13 @@ export function fitEtsKind(y: Float64Array, kind: EtsKind): EtsFit {
 
 /** Fit each form in `kinds` and keep the one with the lowest AICc. */
 export function fitEts(y: Float64Array, kinds: readonly EtsKind[] = ['ANN', 'AAdN']): EtsFit {
+  // Fit SES first when asked: its α starts the trended searches.
+  const order = [...kinds].sort((a, b) => (a === 'ANN' ? -1 : b === 'ANN' ? 1 : 0));
   let best: EtsFit | null = null;
-  for (const kind of kinds) {
-    const f = fitEtsKind(y, kind);
+  let startAlpha = 0.2;
+  for (const kind of order) {
+    const f = fitEtsKind(y, kind, startAlpha);
+    if (kind === 'ANN') startAlpha = f.alpha;
     if (best === null || f.aicc < best.aicc) best = f;
   }
   return best!;

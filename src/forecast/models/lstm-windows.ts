@@ -3,12 +3,17 @@
  * calendar features and the supervised windows it trains on. No tfjs here, so the window layout
  * is tested on its own and the model file only deals with the network.
  *
- * Layout of one window with origin `o` (the first step to predict), lookback `L`, block `k`:
- * - sequence input `[L, SEQ_FEATURES]`: for i in 0..L-1, step s = o - L + i:
- *   `[z[s], sin/cos time of day (s), sin/cos day of week (s)]`;
- * - auxiliary input `[lags.length * k + 4]`: for each seasonal lag P, `z[o + j - P]` for
- *   j in 0..k-1 (the seasonal-naive values of the block; needs k <= P so they are known), then
- *   the calendar features of step o;
+ * Layout of one window with origin `o` (the first step to predict), lookback `L`, patch `p`,
+ * block `k`:
+ * - sequence input `[L / p, p + 4]`: the lookback `z[o-L .. o-1]` cut into patches of `p`
+ *   consecutive values (one recurrent step per patch: `p` times fewer steps to unroll), each
+ *   with the calendar features of its first step;
+ * - auxiliary input `[k, auxWidth]`: for each step `o + j` of the block, one row with the
+ *   seasonal-naive value `z[o + j - P]` of each seasonal lag P, then (when `depth > 1`) the
+ *   mean of `z[o + j - r·P0]` over r = 1..depth for the shortest lag P0 (a low-noise seasonal
+ *   profile), then two levels known at the origin (the mean of the last patch, and the mean of
+ *   the last season of the shortest lag, or of the lookback without lags), then the calendar
+ *   features of step `o + j`. Every lag is >= k, so these are values known at the origin;
  * - target `[k]`: `z[o + j]` for j in 0..k-1.
  */
 
@@ -16,10 +21,10 @@ const DAY_S = 86_400;
 const WEEK_S = 7 * DAY_S;
 const TWO_PI = 2 * Math.PI;
 
-/** Features per lookback step: the normalised value plus 4 calendar features. */
-export const SEQ_FEATURES = 5;
 /** Calendar features: sin/cos of time of day, sin/cos of day of week. */
 export const CAL_FEATURES = 4;
+/** Level features of the auxiliary rows: the current level and the last season's level. */
+export const LEVEL_FEATURES = 2;
 
 /** Location and scale used to normalise a series (z = (y - mean) / scale). */
 export interface Normalisation {
@@ -69,31 +74,60 @@ export function writeCalendar(t: number, out: Float32Array, at: number): void {
 
 /** Shape of the windows: the same for training and for forecasting. */
 export interface WindowShape {
+  /** Past steps fed to the recurrent layer; a multiple of `patch`. */
   lookback: number;
+  /** Consecutive steps per recurrent input step. */
+  patch: number;
   /** Steps predicted per window (the block). */
   block: number;
-  /** Seasonal lags whose seasonal-naive block is an auxiliary input; each must be >= block. */
+  /** Seasonal lags (shortest first) whose seasonal-naive values are auxiliary inputs; each >= block. */
   lags: number[];
+  /** Seasons averaged into the profile input of the shortest lag; <= 1 means no profile. */
+  depth: number;
 }
 
-/** Length of the auxiliary input vector for a shape. */
-export function auxLength(shape: WindowShape): number {
-  return shape.lags.length * shape.block + CAL_FEATURES;
+/** Recurrent steps per window. */
+export function seqSteps(shape: WindowShape): number {
+  return shape.lookback / shape.patch;
 }
 
-/** The first origin a window can have: enough lookback and every lag's block in the past. */
+/** Features per recurrent step: the patch's values and its calendar features. */
+export function seqWidth(shape: WindowShape): number {
+  return shape.patch + CAL_FEATURES;
+}
+
+/** Seasonal features (lags and profile) at the start of each auxiliary row. */
+export function seasonalWidth(shape: WindowShape): number {
+  return shape.lags.length + (hasProfile(shape) ? 1 : 0);
+}
+
+/** Auxiliary features per predicted step. */
+export function auxWidth(shape: WindowShape): number {
+  return seasonalWidth(shape) + LEVEL_FEATURES + CAL_FEATURES;
+}
+
+function levelWindow(shape: WindowShape): number {
+  return shape.lags.length > 0 ? shape.lags[0] : shape.lookback;
+}
+
+function hasProfile(shape: WindowShape): boolean {
+  return shape.lags.length > 0 && shape.depth > 1;
+}
+
+/** The first origin a window can have: a full lookback and every seasonal input in the past. */
 export function firstOrigin(shape: WindowShape): number {
   let first = shape.lookback;
   for (const p of shape.lags) if (p > first) first = p;
+  if (hasProfile(shape)) first = Math.max(first, shape.depth * shape.lags[0]);
   return first;
 }
 
 /** Inputs (and optionally targets) of `origins.length` windows as flat float32 arrays. */
 export interface WindowBatch {
   count: number;
-  /** `[count, lookback, SEQ_FEATURES]`, row-major. */
+  /** `[count, seqSteps, seqWidth]`, row-major. */
   seq: Float32Array;
-  /** `[count, auxLength(shape)]`. */
+  /** `[count, block, auxWidth]`. */
   aux: Float32Array;
   /** `[count, block]`; empty when targets were not asked for. */
   target: Float32Array;
@@ -101,7 +135,7 @@ export interface WindowBatch {
 
 /**
  * Builds the windows whose origins are given. `z` must hold every value a window reads
- * (`o - max(lookback, lag)` .. `o - 1`, plus `o .. o + block - 1` when `withTarget`).
+ * (from `o - firstOrigin(shape)` to `o - 1`, plus `o .. o + block - 1` when `withTarget`).
  */
 export function buildWindows(
   z: Float32Array,
@@ -111,30 +145,51 @@ export function buildWindows(
   origins: ArrayLike<number>,
   withTarget: boolean,
 ): WindowBatch {
-  const { lookback: L, block: k, lags } = shape;
+  const { lookback: L, patch, block: k, lags, depth } = shape;
   const count = origins.length;
-  const auxLen = auxLength(shape);
-  const seq = new Float32Array(count * L * SEQ_FEATURES);
-  const aux = new Float32Array(count * auxLen);
+  const sw = seqWidth(shape);
+  const aw = auxWidth(shape);
+  const profile = hasProfile(shape);
+  const steps = seqSteps(shape);
+  const seq = new Float32Array(count * steps * sw);
+  const aux = new Float32Array(count * k * aw);
   const target = new Float32Array(withTarget ? count * k : 0);
   for (let w = 0; w < count; w++) {
     const o = origins[w];
-    let at = w * L * SEQ_FEATURES;
-    for (let i = 0; i < L; i++) {
-      const s = o - L + i;
-      seq[at] = z[s];
-      writeCalendar(t0 + s * step, seq, at + 1);
-      at += SEQ_FEATURES;
+    let at = w * steps * sw;
+    for (let q = 0; q < steps; q++) {
+      const s = o - L + q * patch;
+      for (let i = 0; i < patch; i++) seq[at + i] = z[s + i];
+      writeCalendar(t0 + s * step, seq, at + patch);
+      at += sw;
     }
-    at = w * auxLen;
-    for (const p of lags) {
-      for (let j = 0; j < k; j++) aux[at + j] = z[o + j - p];
-      at += k;
+    const levelNow = meanOf(z, o - patch, o);
+    const levelSeason = meanOf(z, o - levelWindow(shape), o);
+    at = w * k * aw;
+    for (let j = 0; j < k; j++) {
+      const s = o + j;
+      let c = at;
+      for (const p of lags) aux[c++] = z[s - p];
+      if (profile) {
+        const p0 = lags[0];
+        let sum = 0;
+        for (let r = 1; r <= depth; r++) sum += z[s - r * p0];
+        aux[c++] = sum / depth;
+      }
+      aux[c++] = levelNow;
+      aux[c++] = levelSeason;
+      writeCalendar(t0 + s * step, aux, c);
+      at += aw;
     }
-    writeCalendar(t0 + o * step, aux, at);
     if (withTarget) target.set(z.subarray(o, o + k), w * k);
   }
   return { count, seq, aux, target };
+}
+
+function meanOf(z: Float32Array, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += z[i];
+  return sum / (to - from);
 }
 
 /**

@@ -30,11 +30,13 @@ import {
   type Tf,
 } from './lstm-backend.js';
 import {
-  SEQ_FEATURES,
-  auxLength,
+  auxWidth,
   buildWindows,
   normalisation,
   normalise,
+  seqSteps,
+  seasonalWidth,
+  seqWidth,
   trainingOrigins,
   type WindowShape,
 } from './lstm-windows.js';
@@ -57,10 +59,17 @@ export interface LstmOptions {
   cell?: 'lstm' | 'gru';
   /** Hidden units of the recurrent layer. */
   units?: number;
-  /** Past steps fed to the recurrent layer. */
+  /** Past steps fed to the recurrent layer; a multiple of `patch`. */
   lookback?: number;
-  /** Steps predicted at once; the horizon is covered by iterating blocks. */
+  /** Consecutive steps per recurrent input (fewer steps to unroll: faster training). */
+  patch?: number;
+  /**
+   * Most steps predicted at once (capped by the horizon and the shortest seasonal period);
+   * longer horizons are covered by feeding predicted blocks back in.
+   */
   block?: number;
+  /** Most past seasons averaged into the seasonal-profile input. */
+  depth?: number;
   /** Training epochs. */
   epochs?: number;
   /** Most training windows used (evenly subsampled over the history). */
@@ -81,8 +90,10 @@ export interface LstmOptions {
 export const LSTM_DEFAULTS = {
   cell: 'lstm',
   units: 16,
-  lookback: 48,
-  block: 48,
+  lookback: 96,
+  patch: 4,
+  block: 288,
+  depth: 7,
   epochs: 20,
   maxWindows: 1000,
   batchSize: 64,
@@ -96,7 +107,7 @@ export const LSTM_DEFAULTS = {
 export const MIN_TRAINING_WINDOWS = 100;
 /** Seasonal periods shorter than this are left to the recurrent layer (no seasonal-naive input). */
 const MIN_LAG = 8;
-/** At most this many seasonal-naive blocks are auxiliary inputs (the shortest periods). */
+/** At most this many seasonal-naive inputs (the shortest periods). */
 const MAX_LAGS = 2;
 
 type Resolved = Required<Omit<LstmOptions, 'log'>> & { log?: LstmLogger };
@@ -107,33 +118,48 @@ function resolve(input: ModelInput, opts: LstmOptions): Resolved {
     seed: input.seed ?? LSTM_DEFAULTS.seed,
     ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
   };
-  for (const key of ['units', 'lookback', 'block', 'epochs', 'maxWindows', 'batchSize'] as const) {
+  for (const key of ['units', 'lookback', 'patch', 'block', 'depth', 'epochs', 'maxWindows', 'batchSize'] as const) {
     const v = r[key];
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`lstm: ${key} must be a positive integer, got ${v}`, { option: key });
+  }
+  if (r.lookback % r.patch !== 0) {
+    throw new UsageError(`lstm: lookback (${r.lookback}) must be a multiple of patch (${r.patch})`, { option: 'lookback' });
   }
   if (!(r.learningRate > 0)) throw new UsageError(`lstm: learningRate must be > 0, got ${r.learningRate}`, { option: 'learningRate' });
   return r;
 }
 
 /**
- * The window shape for a series of length `n`: seasonal periods that fit (>= MIN_LAG, and the
- * history still leaves MIN_TRAINING_WINDOWS windows after them) become seasonal-naive inputs,
- * and the block shrinks to the shortest of them so those inputs are always known values.
+ * The window shape for a series of length `n` and horizon `h`: significant seasonal periods
+ * that fit (>= MIN_LAG, and the history still leaves MIN_TRAINING_WINDOWS windows after them)
+ * become seasonal-naive inputs, the block shrinks to the horizon and to the shortest of them (so
+ * those inputs are always known values), and the profile averages as many past seasons as fit.
  */
-export function windowShape(n: number, seasonalities: Seasonality[], lookback: number, block: number): WindowShape {
+export function windowShape(
+  n: number,
+  h: number,
+  seasonalities: Seasonality[],
+  o: { lookback: number; patch: number; block: number; depth: number },
+): WindowShape {
   const periods = [...new Set(seasonalities.filter((s) => s.significant).map((s) => Math.round(s.period)))]
     .filter((p) => p >= MIN_LAG)
     .sort((a, b) => a - b);
+  const fits = (first: number, k: number) => first + k + MIN_TRAINING_WINDOWS - 1 <= n;
   const lags: number[] = [];
-  let k = block;
+  let k = Math.min(o.block, h);
   for (const p of periods) {
     if (lags.length === MAX_LAGS) break;
     const kk = Math.min(k, p);
-    if (Math.max(lookback, p) + kk + MIN_TRAINING_WINDOWS - 1 > n) break;
+    if (!fits(Math.max(o.lookback, p), kk)) break;
     lags.push(p);
     k = kk;
   }
-  return { lookback, block: k, lags };
+  let depth = 0;
+  if (lags.length > 0) {
+    depth = 1;
+    while (depth < o.depth && fits(Math.max(o.lookback, (depth + 1) * lags[0], lags[lags.length - 1]), k)) depth++;
+  }
+  return { lookback: o.lookback, patch: o.patch, block: k, lags, depth };
 }
 
 /** History the model needs: one lookback, one block and the minimum number of windows. */
@@ -144,13 +170,13 @@ function minHistoryFor(lookback: number, block: number): number {
 /**
  * Fits the recurrent model on `input.y` and forecasts the `h` steps after its end.
  * Initialises the backend if needed. Rejects with InsufficientHistoryError when `y` is
- * shorter than `lookback + block + MIN_TRAINING_WINDOWS - 1` steps.
+ * shorter than `lookback + min(block, h) + MIN_TRAINING_WINDOWS - 1` steps.
  */
 export async function forecastLstm(input: ModelInput, h: number, opts: LstmOptions = {}): Promise<Float64Array> {
   if (!Number.isInteger(h) || h < 1) throw new UsageError(`lstm: horizon must be a positive integer of steps, got ${h}`);
   const o = resolve(input, opts);
   const n = input.y.length;
-  const need = minHistoryFor(o.lookback, o.block);
+  const need = minHistoryFor(o.lookback, Math.min(o.block, h));
   if (n < need) {
     throw new InsufficientHistoryError(`lstm needs at least ${need} steps of history, got ${n}`, { need, have: n });
   }
@@ -173,18 +199,20 @@ async function fitAndForecast(
 ): Promise<Float64Array> {
   const { y, t0, step } = input;
   const n = y.length;
-  const shape = windowShape(n, input.seasonalities, o.lookback, o.block);
+  const shape = windowShape(n, h, input.seasonalities, o);
   const k = shape.block;
   const blocks = Math.ceil(h / k);
   const z = normalise(y, norm, blocks * k);
+  const seqShape = [seqSteps(shape), seqWidth(shape)] as const;
+  const auxShape = [k, auxWidth(shape)] as const;
 
   const origins = trainingOrigins(n, shape, o.maxWindows, o.seed);
   const train = buildWindows(z, t0, step, shape, origins, true);
   const model = buildNetwork(tf, shape, o);
   const optimizer = tf.train.adam(o.learningRate);
   model.compile({ optimizer, loss: o.loss === 'mae' ? 'meanAbsoluteError' : 'meanSquaredError' });
-  const seqT = tf.tensor3d(train.seq, [train.count, shape.lookback, SEQ_FEATURES]);
-  const auxT = tf.tensor2d(train.aux, [train.count, auxLength(shape)]);
+  const seqT = tf.tensor3d(train.seq, [train.count, ...seqShape]);
+  const auxT = tf.tensor3d(train.aux, [train.count, ...auxShape]);
   const yT = tf.tensor2d(train.target, [train.count, k]);
   try {
     await model.fit([seqT, auxT], yT, {
@@ -197,10 +225,7 @@ async function fitAndForecast(
       const origin = n + b * k;
       const win = buildWindows(z, t0, step, shape, [origin], false);
       const pred = tf.tidy(() => {
-        const out = model.predict([
-          tf.tensor3d(win.seq, [1, shape.lookback, SEQ_FEATURES]),
-          tf.tensor2d(win.aux, [1, auxLength(shape)]),
-        ]) as TfTensor;
+        const out = model.predict([tf.tensor3d(win.seq, [1, ...seqShape]), tf.tensor3d(win.aux, [1, ...auxShape])]) as TfTensor;
         return out.dataSync();
       });
       z.set(pred, origin);
@@ -218,15 +243,20 @@ async function fitAndForecast(
 }
 
 type TfTensor = ReturnType<Tf['tensor']>;
+type SymbolicTensor = ReturnType<Tf['input']>;
 
 /**
- * `[lookback, SEQ_FEATURES]` → recurrent layer; its state joined with the auxiliary vector
- * (seasonal-naive blocks, calendar of the block) → linear `block` outputs. The linear path from
- * the seasonal-naive inputs lets the network start from (and correct) the seasonal naive.
+ * Two paths, added:
+ * - base: one small linear map shared by every step of the block, from that step's auxiliary
+ *   row (seasonal-naive values, seasonal profile, calendar): a learned blend of seasonal
+ *   baselines, cheap in parameters whatever the block length;
+ * - correction: the recurrent layer over the lookback patches → linear `block` outputs, which
+ *   carries the recent level and dynamics the baselines miss.
  */
 function buildNetwork(tf: Tf, shape: WindowShape, o: Resolved): ReturnType<Tf['model']> {
-  const seqIn = tf.input({ shape: [shape.lookback, SEQ_FEATURES] });
-  const auxIn = tf.input({ shape: [auxLength(shape)] });
+  const k = shape.block;
+  const seqIn = tf.input({ shape: [seqSteps(shape), seqWidth(shape)] });
+  const auxIn = tf.input({ shape: [k, auxWidth(shape)] });
   const gates = o.cell === 'lstm' ? 4 : 3;
   const recurrentInitializer =
     // tfjs' orthogonal initializer warns (and is slow) above 2000 elements.
@@ -239,19 +269,30 @@ function buildNetwork(tf: Tf, shape: WindowShape, o: Resolved): ReturnType<Tf['m
     recurrentInitializer,
     returnSequences: false,
   };
-  const rnn = (o.cell === 'lstm' ? tf.layers.lstm(rnnArgs) : tf.layers.gru(rnnArgs)).apply(seqIn) as ReturnType<Tf['input']>;
-  const joined = tf.layers.concatenate().apply([rnn, auxIn]) as ReturnType<Tf['input']>;
-  const out = tf.layers
-    .dense({ units: shape.block, kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed + 2 }) })
-    .apply(joined) as ReturnType<Tf['input']>;
-  return tf.model({ inputs: [seqIn, auxIn], outputs: out });
+  const state = (o.cell === 'lstm' ? tf.layers.lstm(rnnArgs) : tf.layers.gru(rnnArgs)).apply(seqIn) as SymbolicTensor;
+  const correction = tf.layers
+    .dense({ units: k, kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed + 2 }) })
+    .apply(state) as SymbolicTensor;
+  const blendLayer = tf.layers.dense({ units: 1 });
+  const blend = blendLayer.apply(auxIn) as SymbolicTensor;
+  const base = tf.layers.reshape({ targetShape: [k] }).apply(blend) as SymbolicTensor;
+  const out = tf.layers.add().apply([base, correction]) as SymbolicTensor;
+  const model = tf.model({ inputs: [seqIn, auxIn], outputs: out });
+  // Start the blend at the mean of the seasonal inputs (level and calendar weights 0; without
+  // seasonal inputs, at the training mean): training begins
+  // from a sound seasonal baseline instead of noise, which matters with few optimiser steps.
+  const prior = new Float32Array(auxWidth(shape));
+  const seasonal = seasonalWidth(shape);
+  for (let i = 0; i < seasonal; i++) prior[i] = 1 / seasonal;
+  tf.tidy(() => blendLayer.setWeights([tf.tensor2d(prior, [prior.length, 1]), tf.zeros([1])]));
+  return model;
 }
 
 /** The recurrent model for the pipeline (asynchronous; off by default). */
 export const lstmModel: AsyncForecastModel = {
   name: 'lstm',
-  minHistory(_input, _h) {
-    return minHistoryFor(LSTM_DEFAULTS.lookback, LSTM_DEFAULTS.block);
+  minHistory(_input, h) {
+    return minHistoryFor(LSTM_DEFAULTS.lookback, Math.min(LSTM_DEFAULTS.block, h));
   },
   forecastAsync(input, h) {
     return forecastLstm(input, h);

@@ -11,8 +11,14 @@ import { etsForecast, fitEts, type EtsKind } from './ets.js';
 export interface MstlEtsOptions {
   /** Model name (default `mstl_ets`). */
   name?: string;
-  /** Robust STL (bisquare weights against spikes); default false. */
+  /**
+   * Robust STL (bisquare weights against spikes). Default true: spiky VM series otherwise leak
+   * their spikes into the seasonal profile (on Bitbrains CPU robust fitting lowers MASE ~6 %).
+   * `false` with `robustIterations` unset reproduces R's `stlf` decomposition exactly.
+   */
   robust?: boolean;
+  /** Robustness iterations per STL when robust (default 2: nearly all of the gain of R's 15). */
+  robustIterations?: number;
   /** ETS forms compared by AICc (default ANN and AAdN). */
   kinds?: EtsKind[];
   /** Seasonal window per period, shortest first (default 11, 15, … as R's mstl). */
@@ -53,7 +59,7 @@ export function makeMstlEts(opts: MstlEtsOptions = {}): ForecastModel {
       const n = input.y.length;
       if (n < 10) throw new InsufficientHistoryError(`${name} needs at least 10 points, got ${n}`);
       const periods = usablePeriods(input.seasonalities, n);
-      const dec = mstl(input.y, periods, { robust: opts.robust ?? false, seasonalWindows: opts.seasonalWindows });
+      const dec = mstl(input.y, periods, { robust: opts.robust ?? true, robustIterations: opts.robustIterations ?? 2, seasonalWindows: opts.seasonalWindows });
       const fit = fitEts(dec.adjusted, opts.kinds);
       const out = etsForecast(fit, h);
       continueSeasonals(dec.seasonals, dec.periods, out);
@@ -63,8 +69,9 @@ export function makeMstlEts(opts: MstlEtsOptions = {}): ForecastModel {
 }
 
 /**
- * `mstl_ets` — MSTL (iterated STL per significant period, shortest first, R's default windows)
- * + ETS (ANN or AAdN by AICc, parameters by SSE) on the seasonally adjusted series; the
+ * `mstl_ets` — MSTL (iterated STL per significant period, shortest first, R's default windows,
+ * robust with 2 robustness passes) + ETS (ANN or AAdN by AICc, parameters by SSE) on the
+ * seasonally adjusted series; the
  * seasonal components are continued by their last cycle. Needs 2 full cycles of the longest
  * significant period (+1), and at least 10 points.
  */

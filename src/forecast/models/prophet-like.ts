@@ -9,8 +9,9 @@
  *   applied as a MAP estimate by iteratively reweighted ridge (an L1 penalty);
  * - Fourier terms of each significant seasonality (order 10 daily, 3 weekly, 3 otherwise) with
  *   Prophet's N(0, 10²) prior; phases are anchored to epoch time, so "daily" means clock time;
- * - one indicator regressor per event window (`ModelInput.events`) that overlaps the history,
- *   N(0, 10²) prior; it is applied to forecast steps inside the same window;
+ * - one indicator regressor per event name (`ModelInput.events`: all windows of one name share
+ *   the effect, as Prophet's holidays), kept when one of its windows overlaps the history,
+ *   N(0, 10²) prior; forecast steps inside any window of that name get the effect;
  * - y is scaled by max|y| as Prophet does; the noise variance is re-estimated between passes.
  *
  * The Gram matrix XᵀX is assembled from structure (running suffix sums for the trend columns,
@@ -44,6 +45,13 @@ export interface ProphetLikeOptions {
   trendDamping?: number;
   /** Reweighting passes of the L1 (Laplace) penalty (default 8). */
   irlsIterations?: number;
+  /**
+   * Likelihood: `l2` (Gaussian, Prophet's: fits the conditional mean) or `l1` (Laplace: fits the
+   * conditional median, robust to spikes). Default `l1`.
+   */
+  loss?: 'l1' | 'l2';
+  /** Reweighting passes of the L1 loss (default 4). */
+  robustIterations?: number;
 }
 
 const DEFAULT_ORDER = (s: Seasonality): number => (s.name === 'daily' ? 10 : 3);
@@ -56,8 +64,8 @@ interface Design {
   cpIdx: Int32Array;
   /** Per seasonality: period (steps), order, phase offset, Fourier table [phase][2K]. */
   seas: { period: number; order: number; offset: number; table: Float64Array }[];
-  /** Events overlapping the history: rows [a, b) may extend beyond n (future part). */
-  events: { a: number; b: number }[];
+  /** Event names with a window overlapping the history: their disjoint row ranges [a, b). */
+  events: { name: string; ranges: { a: number; b: number }[] }[];
   nF: number;
   p: number;
 }
@@ -100,10 +108,26 @@ function buildDesign(input: ModelInput, opts: Required<Omit<ProphetLikeOptions, 
     seas.push({ period: P, order, offset: ((base % P) + P) % P, table });
   }
   const nF = seas.reduce((a, s) => a + 2 * s.order, 0);
-  const events: Design['events'] = [];
+  const byName = new Map<string, { a: number; b: number }[]>();
   for (const e of input.events ?? []) {
     const r = eventRows(e, input.t0, input.step);
-    if (r.a < n && r.b > 0 && r.b > r.a) events.push(r);
+    if (r.b <= r.a) continue;
+    const list = byName.get(e.name) ?? [];
+    list.push(r);
+    byName.set(e.name, list);
+  }
+  const events: Design['events'] = [];
+  for (const [name, list] of byName) {
+    if (!list.some((r) => r.a < n && r.b > 0)) continue;
+    // Merge overlapping windows so no row is counted twice.
+    list.sort((x, y) => x.a - y.a);
+    const ranges: { a: number; b: number }[] = [];
+    for (const r of list) {
+      const last = ranges[ranges.length - 1];
+      if (last !== undefined && r.a <= last.b) last.b = Math.max(last.b, r.b);
+      else ranges.push({ ...r });
+    }
+    events.push({ name, ranges });
   }
   return { n, cpT, cpIdx, seas, events, nF, p: 2 + cpIdx.length + nF + events.length };
 }
@@ -128,11 +152,52 @@ function fullRow(d: Design, i: number, out: Float64Array): void {
   for (let j = 0; j < S; j++) out[2 + j] = t > d.cpT[j] ? t - d.cpT[j] : 0;
   fourierRow(d, i, out, 2 + S);
   const e0 = 2 + S + d.nF;
-  for (let e = 0; e < d.events.length; e++) out[e0 + e] = i >= d.events[e].a && i < d.events[e].b ? 1 : 0;
+  for (let e = 0; e < d.events.length; e++) {
+    let v = 0;
+    for (const r of d.events[e].ranges) if (i >= r.a && i < r.b) v = 1;
+    out[e0 + e] = v;
+  }
 }
 
-/** XᵀX (full, symmetric) and Xᵀy of the design, assembled from structure. */
-function gram(d: Design, y: Float64Array): { G: Float64Array; Xy: Float64Array; yy: number } {
+/** In-sample fitted values of the design with coefficients θ, O(n + Σ period·order). */
+function fittedValues(d: Design, theta: Float64Array, out: Float64Array): void {
+  const n = d.n;
+  const S = d.cpT.length;
+  const inv = 1 / (n - 1);
+  let j = 0;
+  let sumD = 0;
+  let sumDs = 0;
+  for (let i = 0; i < n; i++) {
+    while (j < S && d.cpIdx[j] <= i) {
+      sumD += theta[2 + j];
+      sumDs += theta[2 + j] * d.cpT[j];
+      j++;
+    }
+    out[i] = theta[0] + (theta[1] + sumD) * i * inv - sumDs;
+  }
+  let q = 2 + S;
+  for (const s of d.seas) {
+    const w = 2 * s.order;
+    const val = new Float64Array(s.period);
+    for (let ph = 0; ph < s.period; ph++) {
+      let v = 0;
+      for (let k = 0; k < w; k++) v += theta[q + k] * s.table[ph * w + k];
+      val[ph] = v;
+    }
+    for (let i = 0; i < n; i++) out[i] += val[(i + s.offset) % s.period];
+    q += w;
+  }
+  for (let e = 0; e < d.events.length; e++) {
+    const c = theta[q + e];
+    for (const r of d.events[e].ranges) for (let i = Math.max(0, r.a); i < Math.min(n, r.b); i++) out[i] += c;
+  }
+}
+
+/**
+ * XᵀWX (full, symmetric) and XᵀWy of the design with optional observation weights W (all 1
+ * when `w` is null), assembled from structure; `yy` = yᵀWy.
+ */
+function gram(d: Design, y: Float64Array, w: Float64Array | null = null): { G: Float64Array; Xy: Float64Array; yy: number } {
   const { n, p, nF } = d;
   const S = d.cpT.length;
   const G = new Float64Array(p * p);
@@ -156,20 +221,23 @@ function gram(d: Design, y: Float64Array): { G: Float64Array; Xy: Float64Array; 
   const inv = 1 / (n - 1);
   for (let i = n - 1; i >= 0; i--) {
     const t = i * inv;
+    const wi = w === null ? 1 : w[i];
+    const wt = wi * t;
     const yi = y[i];
-    a0 += 1;
-    a1 += t;
-    a2 += t * t;
-    y0 += yi;
-    y1 += t * yi;
-    yy += yi * yi;
+    const wy = wi * yi;
+    a0 += wi;
+    a1 += wt;
+    a2 += wt * t;
+    y0 += wy;
+    y1 += wy * t;
+    yy += wy * yi;
     if (nF > 0) {
       fourierRow(d, i, fv, 0);
       for (let q = 0; q < nF; q++) {
         const f = fv[q];
-        F0[q] += f;
-        F1[q] += t * f;
-        Fy[q] += yi * f;
+        F0[q] += wi * f;
+        F1[q] += wt * f;
+        Fy[q] += wy * f;
       }
     }
     while (next >= 0 && d.cpIdx[next] === i) {
@@ -225,7 +293,7 @@ function gram(d: Design, y: Float64Array): { G: Float64Array; Xy: Float64Array; 
     const acc = new Float64Array(nF * nF);
     if (commensurate) {
       const cnt = new Float64Array(L);
-      for (let i = 0; i < n; i++) cnt[i % L] += 1;
+      for (let i = 0; i < n; i++) cnt[i % L] += w === null ? 1 : w[i];
       for (let ph = 0; ph < L; ph++) {
         fourierRow(d, ph, fv, 0);
         const c = cnt[ph];
@@ -237,8 +305,9 @@ function gram(d: Design, y: Float64Array): { G: Float64Array; Xy: Float64Array; 
     } else {
       for (let i = 0; i < n; i++) {
         fourierRow(d, i, fv, 0);
+        const wi = w === null ? 1 : w[i];
         for (let a = 0; a < nF; a++) {
-          const fa = fv[a];
+          const fa = wi * fv[a];
           for (let b = 0; b <= a; b++) acc[a * nF + b] += fa * fv[b];
         }
       }
@@ -249,14 +318,17 @@ function gram(d: Design, y: Float64Array): { G: Float64Array; Xy: Float64Array; 
   const e0 = f0 + nF;
   const row = new Float64Array(p);
   for (let e = 0; e < d.events.length; e++) {
-    const a = Math.max(0, d.events[e].a);
-    const b = Math.min(n, d.events[e].b);
     const acc = new Float64Array(p);
     let ys = 0;
-    for (let i = a; i < b; i++) {
-      fullRow(d, i, row);
-      for (let c = 0; c < p; c++) acc[c] += row[c];
-      ys += y[i];
+    for (const r of d.events[e].ranges) {
+      const a = Math.max(0, r.a);
+      const b = Math.min(n, r.b);
+      for (let i = a; i < b; i++) {
+        fullRow(d, i, row);
+        const wi = w === null ? 1 : w[i];
+        for (let c = 0; c < p; c++) acc[c] += wi * row[c];
+        ys += wi * y[i];
+      }
     }
     for (let c = 0; c < p; c++) set(e0 + e, c, acc[c]);
     Xy[e0 + e] = ys;
@@ -293,18 +365,21 @@ function fit(input: ModelInput, o: Required<Omit<ProphetLikeOptions, 'name'>>): 
   mean /= n;
   let sigma2 = Math.max(1e-12, yy / n - mean * mean);
   const tau = o.changepointPriorScale;
-  const eps = 1e-6;
-  for (let it = 0; it <= o.irlsIterations; it++) {
-    A.set(G);
+  const solve = (Gm: Float64Array, Xym: Float64Array, noise: number, prev: Float64Array | null): Float64Array => {
+    A.set(Gm);
     const add = (c: number, v: number): void => {
-      A[c * p + c] += sigma2 * v;
+      A[c * p + c] += noise * v;
     };
     add(0, 1 / 25);
     add(1, 1 / 25);
-    for (let j = 0; j < S; j++) add(2 + j, it === 0 ? 1 / (tau * tau) : 1 / (tau * Math.max(Math.abs(theta[2 + j]), eps)));
+    for (let j = 0; j < S; j++) add(2 + j, prev === null ? 1 / (tau * tau) : 1 / (tau * Math.max(Math.abs(prev[2 + j]), 1e-6)));
     for (let q = 0; q < d.nF; q++) add(f0 + q, 1 / (o.seasonalityPriorScale * o.seasonalityPriorScale));
     for (let e = 0; e < d.events.length; e++) add(e0 + e, 1 / (o.eventPriorScale * o.eventPriorScale));
-    theta = solveSpd(A, p, Xy);
+    return solveSpd(A, p, Xym);
+  };
+  // Gaussian likelihood (Prophet's): the Laplace prior on δ by reweighting, σ² re-estimated.
+  for (let it = 0; it <= o.irlsIterations; it++) {
+    theta = solve(G, Xy, sigma2, it === 0 ? null : theta);
     // SSE = yᵀy − 2θᵀXᵀy + θᵀGθ, without another pass over the rows.
     let quad = 0;
     let lin = 0;
@@ -315,6 +390,23 @@ function fit(input: ModelInput, o: Required<Omit<ProphetLikeOptions, 'name'>>): 
       quad += theta[r] * s;
     }
     sigma2 = Math.max(1e-12 * (yy / n + 1e-300), (yy - 2 * lin + quad) / n);
+  }
+  if (o.loss === 'l1') {
+    // Laplace likelihood (a median regression) by iteratively reweighted least squares:
+    // weights 1/|r| turn Σ r² into Σ |r|; the noise scale b = mean |r| multiplies the priors.
+    const fitted = new Float64Array(n);
+    const w = new Float64Array(n);
+    for (let it = 0; it < o.robustIterations; it++) {
+      fittedValues(d, theta, fitted);
+      let b = 0;
+      for (let i = 0; i < n; i++) b += Math.abs(ys[i] - fitted[i]);
+      b /= n;
+      if (!(b > 0)) break;
+      const floor = 1e-2 * b;
+      for (let i = 0; i < n; i++) w[i] = 1 / Math.max(Math.abs(ys[i] - fitted[i]), floor);
+      const g = gram(d, ys, w);
+      theta = solve(g.G, g.Xy, 1, theta);
+    }
   }
   return { design: d, theta, yScale };
 }
@@ -331,6 +423,8 @@ export function makeProphetLike(options: ProphetLikeOptions = {}): ForecastModel
     fourierOrder: options.fourierOrder ?? DEFAULT_ORDER,
     trendDamping: options.trendDamping ?? 0.99,
     irlsIterations: options.irlsIterations ?? 8,
+    loss: options.loss ?? 'l1',
+    robustIterations: options.robustIterations ?? 4,
   };
   return {
     name,
@@ -373,10 +467,10 @@ export function makeProphetLike(options: ProphetLikeOptions = {}): ForecastModel
 /**
  * `prophet_like` — Prophet-style regression: piecewise-linear trend with 25 changepoints in the
  * first 80 % of history (Laplace prior, L1 by reweighted ridge), Fourier terms per significant
- * seasonality (daily order 10, weekly 3), event-window indicators; the last slope is continued
+ * seasonality (daily order 10, weekly 3), one indicator per event name; the last slope is continued
  * with per-step damping 0.99. Needs 2 cycles of the longest significant period, and ≥ 10 points.
  */
 export const prophetLike: ForecastModel = makeProphetLike();
 
 /** @internal Exposed for tests: the design builder, Gram assembly and row evaluation. */
-export const prophetInternals = { buildDesign, gram, fullRow };
+export const prophetInternals = { buildDesign, gram, fullRow, fittedValues };

@@ -103,11 +103,34 @@ export function loessSmooth(
     }
     return;
   } else {
+    // Interior points have a centered window, so the tricube kernel is the same for all of
+    // them: precompute it once. Without robustness weights it is also symmetric, and the local
+    // linear fit at the center is the kernel-weighted mean (the first moment vanishes).
+    const half = (span - 1) >> 1;
+    const kernel = span % 2 === 1 ? centeredKernel(half) : null;
+    let ksum = 0;
+    if (kernel !== null) {
+      ksum = kernel[0];
+      for (let d = 1; d <= half; d++) ksum += 2 * kernel[d];
+    }
     for (let i = 0; i < n; i += nj) {
       let left: number;
       if (i + 1 < nsh) left = 0;
       else if (i + 1 >= n - nsh + 1) left = n - span;
       else left = i - nsh + 1;
+      if (kernel !== null && left === i - half && ksum > 0) {
+        if (rw === null) {
+          let acc = kernel[0] * y[i];
+          for (let d = 1; d <= half; d++) acc += kernel[d] * (y[i - d] + y[i + d]);
+          out[outOffset + i] = acc / ksum;
+          continue;
+        }
+        const v = weightedCenteredFit(y, n, i, half, kernel, rw, degree);
+        if (!Number.isNaN(v)) {
+          out[outOffset + i] = v;
+          continue;
+        }
+      }
       const v = loessEstimate(y, n, span, degree, i, left, left + span - 1, rw);
       out[outOffset + i] = Number.isNaN(v) ? y[i] : v;
     }
@@ -129,4 +152,50 @@ export function loessSmooth(
       for (let j = k + 1; j < n - 1; j++) out[outOffset + j] = a + delta * (j - k);
     }
   }
+}
+
+/** Tricube weights at distances 0..h of a window of half-width h, cut as in {@link loessEstimate}. */
+function centeredKernel(h: number): Float64Array {
+  const k = new Float64Array(h + 1);
+  const h9 = 0.999 * h;
+  const h1 = 0.001 * h;
+  for (let d = 0; d <= h; d++) {
+    if (d > h9) k[d] = 0;
+    else if (d <= h1) k[d] = 1;
+    else {
+      const q = d / h;
+      const t = 1 - q * q * q;
+      k[d] = t * t * t;
+    }
+  }
+  return k;
+}
+
+/**
+ * {@link loessEstimate} at the center i of the window [i−half, i+half] with a precomputed
+ * kernel and robustness weights: the same arithmetic without recomputing the tricube weights.
+ */
+function weightedCenteredFit(y: Float64Array, n: number, i: number, half: number, kernel: Float64Array, rw: Float64Array, degree: 0 | 1): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let t0 = 0;
+  let t1 = 0;
+  for (let d = -half; d <= half; d++) {
+    const w = kernel[d < 0 ? -d : d] * rw[i + d];
+    const wy = w * y[i + d];
+    s0 += w;
+    s1 += w * d;
+    s2 += w * d * d;
+    t0 += wy;
+    t1 += wy * d;
+  }
+  if (!(s0 > 0)) return NaN;
+  const mean = t0 / s0;
+  if (half > 0 && degree > 0) {
+    const a = s1 / s0;
+    const c = s2 / s0 - a * a;
+    if (c > 0 && Math.sqrt(c) > 0.001 * (n - 1)) return mean - (a * (t1 / s0 - a * mean)) / c;
+  }
+  return mean;
 }

@@ -50,9 +50,49 @@ function movingAverage(x: Float64Array, n: number, len: number, out: Float64Arra
 }
 
 /**
- * STL decomposition of `y` with seasonal period `period` (≥ 2; `y` should hold ≥ 2 periods).
+ * Scratch buffers for {@link stl}, reusable across calls on series of the same length with
+ * periods in [minPeriod, maxPeriod] (MSTL runs several STLs in a row; reusing the buffers
+ * spares the garbage collector megabytes per fit).
  */
-export function stl(y: Float64Array, period: number, opts: StlOptions): StlResult {
+export class StlWorkspace {
+  readonly C: Float64Array;
+  readonly w1: Float64Array;
+  readonly w2: Float64Array;
+  readonly scratch: Float64Array;
+  readonly L: Float64Array;
+  readonly sub: Float64Array;
+  readonly subRw: Float64Array;
+  readonly subOut: Float64Array;
+
+  constructor(
+    readonly n: number,
+    readonly minPeriod: number,
+    readonly maxPeriod: number,
+  ) {
+    const big = n + 2 * maxPeriod;
+    this.C = new Float64Array(big);
+    this.w1 = new Float64Array(big);
+    this.w2 = new Float64Array(big);
+    this.scratch = new Float64Array(big);
+    this.L = new Float64Array(n);
+    // A cycle-subseries has at most ceil(n/period) points.
+    const kMax = Math.ceil(n / minPeriod);
+    this.sub = new Float64Array(kMax);
+    this.subRw = new Float64Array(kMax);
+    this.subOut = new Float64Array(kMax + 2);
+  }
+
+  /** Whether these buffers serve a series of length n with period np. */
+  fits(n: number, np: number): boolean {
+    return n === this.n && np >= this.minPeriod && np <= this.maxPeriod;
+  }
+}
+
+/**
+ * STL decomposition of `y` with seasonal period `period` (≥ 2; `y` should hold ≥ 2 periods).
+ * `workspace` optionally supplies reusable scratch buffers.
+ */
+export function stl(y: Float64Array, period: number, opts: StlOptions, workspace?: StlWorkspace): StlResult {
   const n = y.length;
   const np = period;
   const periodic = opts.seasonalWindow === 'periodic';
@@ -70,16 +110,8 @@ export function stl(y: Float64Array, period: number, opts: StlOptions): StlResul
   const trend = new Float64Array(n);
   const season = new Float64Array(n);
   const rw = new Float64Array(n).fill(1);
-  const C = new Float64Array(n + 2 * np);
-  const w1 = new Float64Array(n + 2 * np);
-  const w2 = new Float64Array(n + 2 * np);
-  const L = new Float64Array(n);
-  const scratch = new Float64Array(n + 2 * np);
-  // Subseries buffers (a cycle-subseries has at most ceil(n/np) points).
-  const kMax = Math.ceil(n / np);
-  const sub = new Float64Array(kMax);
-  const subRw = new Float64Array(kMax);
-  const subOut = new Float64Array(kMax + 2);
+  const ws = workspace !== undefined && workspace.fits(n, np) ? workspace : new StlWorkspace(n, np, np);
+  const { C, w1, w2, scratch, L, sub, subRw, subOut } = ws;
 
   let userw = false;
   for (let outer = 0; ; outer++) {
@@ -156,6 +188,8 @@ export interface MstlOptions {
   /** Seasonal window per period, shortest first (default 7 + 4·i for i = 1, 2, …: 11, 15, …). */
   seasonalWindows?: (number | 'periodic')[];
   robust?: boolean;
+  /** Robustness iterations per STL when `robust` (default 15, as R's stl). */
+  robustIterations?: number;
 }
 
 /** An MSTL decomposition: y = Σ seasonals + trend + remainder. */
@@ -183,12 +217,14 @@ export function mstl(y: Float64Array, periods: readonly number[], opts: MstlOpti
   const seasonals: Float64Array[] = ps.map(() => new Float64Array(n));
   const adjusted = Float64Array.from(y);
   let trend: Float64Array = Float64Array.from(y);
+  const ws = ps.length > 0 ? new StlWorkspace(n, ps[0], ps[ps.length - 1]) : undefined;
   for (let it = 0; it < iterations; it++) {
     for (let k = 0; k < ps.length; k++) {
       const s = seasonals[k];
       for (let i = 0; i < n; i++) adjusted[i] += s[i];
       const window = opts.seasonalWindows?.[k] ?? 7 + 4 * (k + 1);
-      const fit = stl(adjusted, ps[k], { seasonalWindow: window, robust: opts.robust ?? false });
+      const robust = opts.robust ?? false;
+      const fit = stl(adjusted, ps[k], { seasonalWindow: window, robust, outer: robust ? (opts.robustIterations ?? 15) : 0 }, ws);
       seasonals[k] = fit.seasonal;
       trend = fit.trend;
       for (let i = 0; i < n; i++) adjusted[i] -= fit.seasonal[i];

@@ -1,0 +1,48 @@
+/**
+ * The host programs the image builder and the lab need, and the Debian packages that provide
+ * them. Missing ones are installed (as root; CI runs as root), so `umbra image build` on a
+ * fresh machine prepares everything.
+ */
+import { existsSync } from 'node:fs';
+import { aptInstall, aptShow, aptUpdate } from './apt.js';
+import { which } from './exec.js';
+
+/** An executable (or file) on the host and the package that provides it. */
+export interface HostTool {
+  /** A command looked up on PATH, or an absolute file path. */
+  need: string;
+  pkg: string;
+  why: string;
+}
+
+/** What the builder and the QEMU driver use. */
+export const HOST_TOOLS: readonly HostTool[] = [
+  { need: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'runs the guests' },
+  { need: 'qemu-img', pkg: 'qemu-utils', why: 'creates data disks' },
+  { need: 'gcc', pkg: 'gcc', why: 'compiles the guest service' },
+  { need: '/usr/lib/x86_64-linux-gnu/libc.a', pkg: 'libc6-dev', why: 'links the guest service statically' },
+  { need: 'xz', pkg: 'xz-utils', why: 'decompresses the kernel' },
+  { need: 'dpkg-deb', pkg: 'dpkg', why: 'unpacks Debian packages' },
+  { need: 'apt-get', pkg: 'apt', why: 'downloads Debian packages' },
+];
+
+/** The packages whose tools are missing (PATH lookups only: fast enough for every call). */
+export function missingHostPackages(tools: readonly HostTool[] = HOST_TOOLS): string[] {
+  const pkgs = new Set<string>();
+  for (const t of tools) {
+    const present = t.need.startsWith('/') ? existsSync(t.need) : which(t.need) !== undefined;
+    if (!present) pkgs.add(t.pkg);
+  }
+  return [...pkgs];
+}
+
+/** Installs whatever is missing (running `apt-get update` first when the lists are empty). */
+export async function ensureHostTools(onProgress: (message: string) => void = () => {}): Promise<string[]> {
+  const missing = missingHostPackages();
+  if (!missing.length) return [];
+  onProgress(`installing ${missing.join(', ')}`);
+  const known = await aptShow(missing);
+  if (missing.some((p) => !known.has(p))) await aptUpdate();
+  await aptInstall(missing);
+  return missing;
+}
