@@ -14,7 +14,7 @@
  *   GET  /log                    every line (text/plain)
  *   GET  /load?cpu=PCT&seconds=S burns about PCT % of one core (several threads above 100)
  *                                for S seconds, in the background; a new /load replaces the
- *                                running one (cpu=0 stops it)
+ *                                running one (cpu=0 stops it). See burn_main for how.
  *   POST /fault?mode=M           M = 5xx (every other endpoint answers 500), hang (nothing is
  *                                answered any more), panic (the kernel panics), none (clear)
  *   POST /admin/promote?dev=vdb  warm-shadow promotion: flush the device's buffers, mount it
@@ -193,25 +193,70 @@ static int is_mount_point(const char *dir) {
 
 /* ---------------------------------------------------------------- CPU load */
 
+/*
+ * The load is a fixed amount of work per 100 ms period, not a wall-clock duty cycle: under TCG
+ * the host may deschedule the vCPU thread at any moment while guest time runs on, so "spin for
+ * 50 ms of every 100 ms" burns less host CPU than asked whenever the host is busy. A fixed
+ * amount of work, sized from the fastest spin rate ever measured (the uncontended speed),
+ * costs the asked share of a host core whenever the host can give it, and that is what the
+ * host-side sampler measures (the QEMU process's CPU time).
+ */
+static atomic_long best_rate; /* spin iterations per second at full speed */
+
+static void spin(long n) {
+  for (volatile long i = 0; i < n; i++) {
+  }
+}
+
+static void note_rate(long n, double dt) {
+  if (dt <= 0) return;
+  long r = (long)(n / dt), cur = atomic_load(&best_rate);
+  while (r > cur && !atomic_compare_exchange_weak(&best_rate, &cur, r)) {
+  }
+}
+
+/* About 40 ms of spinning: grow a batch to >= 2 ms, then keep the fastest of 15 timings. */
+static void calibrate(void) {
+  long n = 1000;
+  for (;;) {
+    double t0 = mono_s();
+    spin(n);
+    double dt = mono_s() - t0;
+    if (dt >= 0.002 || n > (1L << 40)) break;
+    n *= 2;
+  }
+  for (int i = 0; i < 15; i++) {
+    double t0 = mono_s();
+    spin(n);
+    note_rate(n, mono_s() - t0);
+  }
+}
+
 struct burn {
   long generation;
   int pct; /* of one core, 1..100 */
-  double until;
+  double seconds;
 };
 
 static void *burn_main(void *arg) {
   struct burn b = *(struct burn *)arg;
   free(arg);
+  calibrate();
   const double period = 0.1;
-  while (atomic_load(&load_generation) == b.generation) {
-    double start = mono_s();
-    if (start >= b.until) break;
-    double busy_until = start + period * b.pct / 100.0;
-    volatile unsigned long x = 0;
-    while (mono_s() < busy_until) x++;
-    double rest = start + period - mono_s();
+  long rate = atomic_load(&best_rate);
+  long per_period = (long)((double)rate * period * b.pct / 100.0);
+  long chunk = rate / 1000 + 1; /* ~1 ms: notice a cancellation quickly */
+  int periods = (int)(b.seconds / period + 0.5);
+  double start = mono_s();
+  double hard_stop = start + 2 * b.seconds + 1; /* a starved guest does not burn forever */
+  for (int k = 0; k < periods; k++) {
+    for (long left = per_period; left > 0; left -= chunk) {
+      spin(left < chunk ? left : chunk);
+      if (atomic_load(&load_generation) != b.generation || mono_s() > hard_stop) return NULL;
+    }
+    double rest = start + (k + 1) * period - mono_s();
     if (rest > 0) {
-      struct timespec ts = {0, (long)(rest * 1e9)};
+      struct timespec ts = {(time_t)rest, (long)((rest - (time_t)rest) * 1e9)};
       nanosleep(&ts, NULL);
     }
   }
@@ -223,7 +268,6 @@ static int start_load(int cpu, double seconds) {
   long gen = atomic_fetch_add(&load_generation, 1) + 1;
   if (cpu <= 0) return 0;
   int workers = (cpu + 99) / 100;
-  double until = mono_s() + seconds;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -234,7 +278,7 @@ static int start_load(int cpu, double seconds) {
     if (!b) break;
     b->generation = gen;
     b->pct = cpu / workers + (i < cpu % workers ? 1 : 0);
-    b->until = until;
+    b->seconds = seconds;
     pthread_t t;
     if (pthread_create(&t, &attr, burn_main, b) != 0) {
       free(b);
@@ -483,12 +527,13 @@ static void handle_fault(int fd, struct request *rq) {
   }
   int m = strcmp(mode, "5xx") == 0 ? FAULT_5XX : strcmp(mode, "hang") == 0 ? FAULT_HANG : strcmp(mode, "none") == 0 ? FAULT_NONE : -1;
   if (m < 0) return respond_error(fd, 400, "mode=5xx|hang|panic|none");
-  respond_json(fd, 200, "{\"mode\":\"%s\"}", mode);
-  say("umbra-lab: fault mode %s", mode);
+  /* Set before answering: a request sent after this answer already sees the new mode. */
   pthread_mutex_lock(&gate_mu);
   atomic_store(&fault_mode, m);
   pthread_cond_broadcast(&gate_cv);
   pthread_mutex_unlock(&gate_mu);
+  say("umbra-lab: fault mode %s", mode);
+  respond_json(fd, 200, "{\"mode\":\"%s\"}", mode);
 }
 
 static int token_ok(const char *auth) {

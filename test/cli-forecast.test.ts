@@ -80,6 +80,15 @@ describe('umbra forecast (CLI contract)', () => {
     expect(doc.errors.length).toBe(2);
   });
 
+  it('names the file when the history is too short for the horizon', () => {
+    const f = join(dir, 'short.csv');
+    sineCsv(f, 1_700_000_000 - (1_700_000_000 % 300), 1);
+    const r = umbra(['forecast', '--input', f, '--horizon', '24h', '--format', 'json']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/short\.csv.*(history|horizon)/);
+    expect(JSON.parse(r.stdout).errors[0].code).toBe('INSUFFICIENT_HISTORY');
+  });
+
   it('rejects usage errors with exit 2', () => {
     expect(umbra(['forecast']).status).toBe(2);
     expect(umbra(['forecast', '--input', 'x.csv', '--levels', '80,120']).status).toBe(2);

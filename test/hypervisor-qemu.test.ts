@@ -16,19 +16,11 @@ import { QemuHypervisorDriver } from '../src/hypervisor/qemu/qemu-driver.js';
 import { QmpClient } from '../src/hypervisor/qemu/qmp-client.js';
 import { clearAccelMemo, probeAccel } from '../src/hypervisor/qemu/accel-probe.js';
 import { isHypervisorError } from '../src/hypervisor/errors.js';
+import { parseProcStat } from '../src/hypervisor/qemu/proc-stats.js';
 import { waitForEvent } from '../src/hypervisor/events.js';
-import { buildImage, guestKernelArgs, type GuestImage } from '../src/guest/index.js';
+import { buildImage, ensureHostTools, guestKernelArgs, type GuestImage } from '../src/guest/index.js';
 
 const QEMU = 'qemu-system-x86_64';
-const hasQemu = (() => {
-  try {
-    execFileSync(QEMU, ['-version'], { stdio: 'ignore' });
-    execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Every temp dir made here, and every pid seen in them, is cleaned in afterAll. */
 const tempDirs: string[] = [];
@@ -153,8 +145,10 @@ function qemuTarget(): ContractTarget {
   return t;
 }
 
-describe.skipIf(!hasQemu)('QEMU driver (real QEMU, TCG)', () => {
+describe('QEMU driver (real QEMU, TCG)', () => {
   beforeAll(async () => {
+    // Installs QEMU and qemu-img when missing (CI runs as root), then builds or reuses the guest.
+    await ensureHostTools();
     try {
       guest = await buildImage();
     } catch (e) {
@@ -296,6 +290,21 @@ describe.skipIf(!hasQemu)('QEMU driver (real QEMU, TCG)', () => {
         await expect(driver.attachDisk('hotdisk', { kind: 'file', id: 'promo2', path: disk, readOnly: true })).rejects.toMatchObject({ code: 'HV_COMMAND_FAILED' });
       } finally {
         await driver.kill('hotdisk');
+      }
+    });
+
+    it('runs QEMU in its own session (it outlives the agent) and exports a share-rw disk of a running guest', async () => {
+      const disk = join(baseDir, 'share.raw');
+      execFileSync('qemu-img', ['create', '-q', '-f', 'raw', disk, '16M']);
+      await driver.create(baseSpec('share', { disks: [{ kind: 'file', id: 'data', path: disk, shareRw: true }] }));
+      try {
+        const st = await driver.start('share');
+        const stat = parseProcStat(readFileSync(`/proc/${st.pid}/stat`, 'utf8'));
+        expect(stat.session).toBe(st.pid);
+        await driver.startNbdExport('share', { host: '127.0.0.1', port: await freePort(), exports: [{ name: 'data', device: 'data', writable: true }] });
+        await driver.stopNbdExport('share');
+      } finally {
+        await driver.kill('share');
       }
     });
 

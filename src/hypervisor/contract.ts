@@ -317,17 +317,20 @@ export function runHypervisorContract(opts: ContractOptions): void {
         const end = await d().cancelBlockJob(src, 'm0');
         expect(end.outcome).toBe('completed'); // a ready mirror cancelled leaves a consistent copy
         expect(await d().queryBlockJobs(src)).toEqual([]);
-        // The same job id can run again (its target node was cleaned up).
+        // The same job id can run again (its target node was cleaned up); completing it pivots
+        // the source onto the target.
         const ready2 = wait((e) => e.type === 'BLOCK_JOB_READY' && e.data.device === 'm0', src, 'BLOCK_JOB_READY');
         await d().mirror(src, { jobId: 'm0', device: 'data', target, sync: 'full', copyMode: 'background' });
         await ready2;
-        await d().cancelBlockJob(src, 'm0');
+        expect((await d().completeBlockJob(src, 'm0')).outcome).toBe('completed');
+        expect(await d().queryBlockJobs(src)).toEqual([]);
         const missing = { host: t.address, port: await t.freePort(), export: 'data' };
         await expectCode(d().mirror(src, { jobId: 'm1', device: 'data', target: missing, sync: 'full', copyMode: 'background' }), 'HV_COMMAND_FAILED');
         await expectCode(d().cancelBlockJob(src, 'nojob'), 'HV_COMMAND_FAILED');
+        await cleanupVms(src);
         await d().stopNbdExport(dst);
         await d().stopNbdExport(dst); // no-op
-        await cleanupVms(src, dst);
+        await cleanupVms(dst);
         expect(await t.diskDigest(dstDisk)).toBe(await t.diskDigest(srcDisk));
       } finally {
         await cleanupVms(src, dst);
@@ -342,7 +345,8 @@ export function runHypervisorContract(opts: ContractOptions): void {
         await d().create(baseSpec(dst, { incoming: true }));
         expect((await d().start(dst)).state).toBe('inmigrate');
         await d().start(src);
-        for (const id of [src, dst]) await d().setMigrationCapabilities(id, { events: true });
+        await d().setMigrationCapabilities(dst, { events: true });
+        await d().setMigrationCapabilities(src, { events: true, 'pause-before-switchover': true });
         const uri = `tcp:${t.address}:${await t.freePort()}`;
         await d().migrateIncoming(dst, uri);
         // Nobody listens there: `migrate` returns, the migration fails, the source keeps running.
@@ -351,9 +355,14 @@ export function runHypervisorContract(opts: ContractOptions): void {
         await failed;
         expect(await d().queryMigration(src)).toMatchObject({ status: 'failed', error: expect.stringContaining('Connection refused') });
         expect((await d().status(src)).state).toBe('running');
+        const pre = wait((e) => e.type === 'MIGRATION' && e.data.status === 'pre-switchover', src, 'MIGRATION pre-switchover');
         const srcDone = wait((e) => e.type === 'MIGRATION' && e.data.status === 'completed', src, 'MIGRATION completed');
         const dstDone = wait((e) => e.type === 'MIGRATION' && e.data.status === 'completed', dst, 'MIGRATION completed');
         await d().migrate(src, uri);
+        await pre; // the source is paused here: the moment a block mirror would be cancelled
+        expect((await d().queryMigration(src)).status).toBe('pre-switchover');
+        expect((await d().status(src)).state).toBe('paused');
+        await d().migrateContinue(src);
         await srcDone;
         await dstDone;
         expect((await d().queryMigration(src)).status).toBe('completed');

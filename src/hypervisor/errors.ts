@@ -104,8 +104,10 @@ export class VmStartFailedError extends HypervisorError {
   readonly stderrTail: string;
   readonly exitCode: number | null;
   constructor(vmId: string, stderrTail: string, exitCode: number | null, detail?: string) {
-    const firstLine = stderrTail.trim().split('\n').pop() ?? '';
-    super('VM_START_FAILED', `VM ${vmId} failed to start${detail ? ` (${detail})` : ''}${firstLine ? `: ${firstLine}` : ''}`, {
+    // QEMU's own complaint is the last line it prefixed with its name (a hint may follow it).
+    const lines = stderrTail.trim().split('\n');
+    const why = [...lines].reverse().find((l) => /^qemu-system-\S+: /.test(l)) ?? lines[lines.length - 1] ?? '';
+    super('VM_START_FAILED', `VM ${vmId} failed to start${detail ? ` (${detail})` : ''}${why ? `: ${why}` : ''}`, {
       vmId,
       op: 'start',
       exitCode,

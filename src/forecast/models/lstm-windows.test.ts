@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   CAL_FEATURES,
-  SEQ_FEATURES,
-  auxLength,
+  LEVEL_FEATURES,
+  auxWidth,
   buildWindows,
   firstOrigin,
   mulberry32,
   normalisation,
   normalise,
+  seasonalWidth,
+  seqSteps,
+  seqWidth,
   trainingOrigins,
   writeCalendar,
   type WindowShape,
@@ -47,37 +50,50 @@ describe('writeCalendar', () => {
 });
 
 describe('buildWindows', () => {
-  const shape: WindowShape = { lookback: 3, block: 2, lags: [4, 6] };
+  const shape: WindowShape = { lookback: 4, patch: 2, block: 2, lags: [4, 6], depth: 2 };
   // z[i] = i makes every position in the layout checkable by value.
   const z = Float32Array.from({ length: 20 }, (_, i) => i);
 
-  it('lays out lookback, seasonal-naive blocks, calendar and target', () => {
-    expect(auxLength(shape)).toBe(2 * 2 + CAL_FEATURES);
-    expect(firstOrigin(shape)).toBe(6);
+  it('lays out lookback patches, seasonal inputs, levels, calendar and target', () => {
+    expect(seqSteps(shape)).toBe(2);
+    expect(seqWidth(shape)).toBe(2 + CAL_FEATURES);
+    expect(seasonalWidth(shape)).toBe(3); // two lags and the profile
+    expect(auxWidth(shape)).toBe(3 + LEVEL_FEATURES + CAL_FEATURES);
+    expect(firstOrigin(shape)).toBe(8); // the profile reaches back depth·lags[0] = 8 steps
     const w = buildWindows(z, 0, 3600, shape, [10, 12], true);
     expect(w.count).toBe(2);
-    expect(w.seq.length).toBe(2 * 3 * SEQ_FEATURES);
-    // Values of window 0 (origin 10): steps 7, 8, 9.
-    expect([w.seq[0], w.seq[SEQ_FEATURES], w.seq[2 * SEQ_FEATURES]]).toEqual([7, 8, 9]);
-    // Calendar of step 7 at 1 h steps: 7/24 of a day.
-    expect(w.seq[1]).toBeCloseTo(Math.sin((2 * Math.PI * 7) / 24), 6);
-    // Window 1 (origin 12) starts at step 9.
-    expect(w.seq[3 * SEQ_FEATURES]).toBe(9);
-    // Aux of window 0: lag 4 → z[6], z[7]; lag 6 → z[4], z[5]; then calendar of step 10.
-    expect(Array.from(w.aux.subarray(0, 4))).toEqual([6, 7, 4, 5]);
-    expect(w.aux[4]).toBeCloseTo(Math.sin((2 * Math.PI * 10) / 24), 6);
+    const sw = seqWidth(shape);
+    expect(w.seq.length).toBe(2 * 2 * sw);
+    // Window 0 (origin 10): patches [6, 7] and [8, 9], each followed by its first step's calendar.
+    expect(Array.from(w.seq.subarray(0, 2))).toEqual([6, 7]);
+    expect(Array.from(w.seq.subarray(sw, sw + 2))).toEqual([8, 9]);
+    expect(w.seq[2]).toBeCloseTo(Math.sin((2 * Math.PI * 6) / 24), 6); // 1 h steps: 6/24 of a day
+    // Window 1 (origin 12) starts at step 8.
+    expect(w.seq[2 * sw]).toBe(8);
+    const aw = auxWidth(shape);
+    // Step 10: lag 4 → 6, lag 6 → 4, profile (z[6] + z[2]) / 2 = 4, level of the last patch
+    // (8 + 9) / 2, level of the last season z[6..9] → 7.5; then the calendar of step 10.
+    expect(Array.from(w.aux.subarray(0, 5))).toEqual([6, 4, 4, 8.5, 7.5]);
+    expect(w.aux[5]).toBeCloseTo(Math.sin((2 * Math.PI * 10) / 24), 6);
+    // Step 11: the seasonal inputs move with the step, the levels stay those of the origin.
+    expect(Array.from(w.aux.subarray(aw, aw + 5))).toEqual([7, 5, 5, 8.5, 7.5]);
     expect(Array.from(w.target)).toEqual([10, 11, 12, 13]);
   });
 
-  it('omits targets when asked', () => {
-    const w = buildWindows(z, 0, 3600, shape, [20], false);
+  it('omits targets when asked, and works without seasonal inputs', () => {
+    const plain: WindowShape = { lookback: 4, patch: 4, block: 3, lags: [], depth: 0 };
+    expect(auxWidth(plain)).toBe(LEVEL_FEATURES + CAL_FEATURES);
+    expect(firstOrigin(plain)).toBe(4);
+    const w = buildWindows(z, 0, 3600, plain, [20], false);
     expect(w.target.length).toBe(0);
-    expect(w.seq[0]).toBe(17);
+    expect(Array.from(w.seq.subarray(0, 4))).toEqual([16, 17, 18, 19]);
+    // Both levels are the lookback mean here (one patch = the whole lookback).
+    expect(Array.from(w.aux.subarray(0, 2))).toEqual([17.5, 17.5]);
   });
 });
 
 describe('trainingOrigins', () => {
-  const shape: WindowShape = { lookback: 10, block: 5, lags: [24] };
+  const shape: WindowShape = { lookback: 10, patch: 2, block: 5, lags: [24], depth: 1 };
 
   it('spreads at most `max` origins over the valid range, the latest included', () => {
     const o = trainingOrigins(1000, shape, 50, 1);

@@ -10,10 +10,11 @@
  *   with the calendar features of its first step;
  * - auxiliary input `[k, auxWidth]`: for each step `o + j` of the block, one row with the
  *   seasonal-naive value `z[o + j - P]` of each seasonal lag P, then (when `depth > 1`) the
- *   mean of `z[o + j - r·P0]` over r = 1..depth for the shortest lag P0 (a low-noise seasonal
- *   profile), then two levels known at the origin (the mean of the last patch, and the mean of
- *   the last season of the shortest lag, or of the lookback without lags), then the calendar
- *   features of step `o + j`. Every lag is >= k, so these are values known at the origin;
+ *   median of `z[o + j - r·P0]` over r = 1..depth for the shortest lag P0 (a robust seasonal
+ *   profile), then two levels known at the origin (the median of the last LEVEL_STEPS steps,
+ *   and the median of the last season of the shortest lag, or of the lookback without lags),
+ *   then the calendar features of step `o + j`. Every lag is >= k, so these are values known
+ *   at the origin. Medians, because CPU series are spiky and the model is scored on MAE;
  * - target `[k]`: `z[o + j]` for j in 0..k-1.
  */
 
@@ -25,6 +26,8 @@ const TWO_PI = 2 * Math.PI;
 export const CAL_FEATURES = 4;
 /** Level features of the auxiliary rows: the current level and the last season's level. */
 export const LEVEL_FEATURES = 2;
+/** Steps whose median is the current level (capped by the lookback). */
+export const LEVEL_STEPS = 24;
 
 /** Location and scale used to normalise a series (z = (y - mean) / scale). */
 export interface Normalisation {
@@ -106,6 +109,27 @@ export function auxWidth(shape: WindowShape): number {
   return seasonalWidth(shape) + LEVEL_FEATURES + CAL_FEATURES;
 }
 
+/**
+ * Starting weights of the linear blend over an auxiliary row: a robust seasonal baseline the
+ * network then corrects. With a profile: profile + (current level − last season's level), a
+ * level-adjusted seasonal median; with lags only: their mean plus the same level adjustment;
+ * without seasonal inputs: the current level. Calendar weights start at 0.
+ */
+export function blendPrior(shape: WindowShape): Float32Array {
+  const w = new Float32Array(auxWidth(shape));
+  const seasonal = seasonalWidth(shape);
+  const levelNow = seasonal;
+  if (seasonal === 0) {
+    w[levelNow] = 1;
+    return w;
+  }
+  if (hasProfile(shape)) w[seasonal - 1] = 1;
+  else for (let i = 0; i < seasonal; i++) w[i] = 1 / seasonal;
+  w[levelNow] = 1;
+  w[levelNow + 1] = -1;
+  return w;
+}
+
 function levelWindow(shape: WindowShape): number {
   return shape.lags.length > 0 ? shape.lags[0] : shape.lookback;
 }
@@ -151,6 +175,9 @@ export function buildWindows(
   const aw = auxWidth(shape);
   const profile = hasProfile(shape);
   const steps = seqSteps(shape);
+  const levelSteps = Math.min(LEVEL_STEPS, L);
+  const seasonSteps = levelWindow(shape);
+  const scratch = new Float32Array(Math.max(seasonSteps, levelSteps, depth));
   const seq = new Float32Array(count * steps * sw);
   const aux = new Float32Array(count * k * aw);
   const target = new Float32Array(withTarget ? count * k : 0);
@@ -163,8 +190,8 @@ export function buildWindows(
       writeCalendar(t0 + s * step, seq, at + patch);
       at += sw;
     }
-    const levelNow = meanOf(z, o - patch, o);
-    const levelSeason = meanOf(z, o - levelWindow(shape), o);
+    const levelNow = medianOf(z, o - levelSteps, o, scratch);
+    const levelSeason = medianOf(z, o - seasonSteps, o, scratch);
     at = w * k * aw;
     for (let j = 0; j < k; j++) {
       const s = o + j;
@@ -172,9 +199,8 @@ export function buildWindows(
       for (const p of lags) aux[c++] = z[s - p];
       if (profile) {
         const p0 = lags[0];
-        let sum = 0;
-        for (let r = 1; r <= depth; r++) sum += z[s - r * p0];
-        aux[c++] = sum / depth;
+        for (let r = 1; r <= depth; r++) scratch[r - 1] = z[s - r * p0];
+        aux[c++] = medianInPlace(scratch, depth);
       }
       aux[c++] = levelNow;
       aux[c++] = levelSeason;
@@ -186,10 +212,28 @@ export function buildWindows(
   return { count, seq, aux, target };
 }
 
-function meanOf(z: Float32Array, from: number, to: number): number {
-  let sum = 0;
-  for (let i = from; i < to; i++) sum += z[i];
-  return sum / (to - from);
+function medianOf(z: Float32Array, from: number, to: number, scratch: Float32Array): number {
+  for (let i = from; i < to; i++) scratch[i - from] = z[i];
+  return medianInPlace(scratch, to - from);
+}
+
+/** Median of `a[0 .. m-1]`, reordering it (insertion sort: m is at most a season). */
+export function medianInPlace(a: Float32Array, m: number): number {
+  if (m > 32) {
+    a.subarray(0, m).sort();
+  } else {
+    for (let i = 1; i < m; i++) {
+      const v = a[i];
+      let j = i - 1;
+      while (j >= 0 && a[j] > v) {
+        a[j + 1] = a[j];
+        j--;
+      }
+      a[j + 1] = v;
+    }
+  }
+  const mid = m >> 1;
+  return m % 2 === 1 ? a[mid] : (a[mid - 1] + a[mid]) / 2;
 }
 
 /**

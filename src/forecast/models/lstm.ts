@@ -35,7 +35,7 @@ import {
   normalisation,
   normalise,
   seqSteps,
-  seasonalWidth,
+  blendPrior,
   seqWidth,
   trainingOrigins,
   type WindowShape,
@@ -94,8 +94,8 @@ export const LSTM_DEFAULTS = {
   patch: 4,
   block: 288,
   depth: 7,
-  epochs: 20,
-  maxWindows: 1000,
+  epochs: 10,
+  maxWindows: 600,
   batchSize: 64,
   learningRate: 0.005,
   loss: 'mae',
@@ -271,19 +271,17 @@ function buildNetwork(tf: Tf, shape: WindowShape, o: Resolved): ReturnType<Tf['m
   };
   const state = (o.cell === 'lstm' ? tf.layers.lstm(rnnArgs) : tf.layers.gru(rnnArgs)).apply(seqIn) as SymbolicTensor;
   const correction = tf.layers
-    .dense({ units: k, kernelInitializer: tf.initializers.glorotUniform({ seed: o.seed + 2 }) })
+    .dense({ units: k, kernelInitializer: 'zeros' })
     .apply(state) as SymbolicTensor;
   const blendLayer = tf.layers.dense({ units: 1 });
   const blend = blendLayer.apply(auxIn) as SymbolicTensor;
   const base = tf.layers.reshape({ targetShape: [k] }).apply(blend) as SymbolicTensor;
   const out = tf.layers.add().apply([base, correction]) as SymbolicTensor;
   const model = tf.model({ inputs: [seqIn, auxIn], outputs: out });
-  // Start the blend at the mean of the seasonal inputs (level and calendar weights 0; without
-  // seasonal inputs, at the training mean): training begins
-  // from a sound seasonal baseline instead of noise, which matters with few optimiser steps.
-  const prior = new Float32Array(auxWidth(shape));
-  const seasonal = seasonalWidth(shape);
-  for (let i = 0; i < seasonal; i++) prior[i] = 1 / seasonal;
+  // Start from a robust seasonal baseline (blendPrior) with a zero correction, not from noise:
+  // with ~100 optimiser steps the starting point matters, and the correction path only has to
+  // learn what the baseline misses.
+  const prior = blendPrior(shape);
   tf.tidy(() => blendLayer.setWeights([tf.tensor2d(prior, [prior.length, 1]), tf.zeros([1])]));
   return model;
 }

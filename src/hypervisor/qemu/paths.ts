@@ -2,7 +2,8 @@
  * The run dir layout of a QEMU VM: `<baseDir>/vms/<id>/` holds everything an agent needs to
  * re-adopt the VM after its own restart (spec, pidfile, QMP socket) and the logs.
  */
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { VmSpecInvalidError } from '../errors.js';
 
 /** Files of one VM's run dir. */
@@ -42,6 +43,13 @@ export function vmPaths(baseDir: string, id: string): VmPaths {
       throw new VmSpecInvalidError([{ path: 'id', message: `socket path ${s} is longer than ${MAX_SOCKET_PATH} bytes: use a shorter run dir` }], id);
   }
   return p;
+}
+
+/** The driver's base dir: `explicit`, else `$UMBRA_RUN_DIR`, else `~/.local/state/umbra`. */
+export function resolveRunDir(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return resolve(explicit);
+  if (env.UMBRA_RUN_DIR) return resolve(env.UMBRA_RUN_DIR);
+  return join(homedir(), '.local', 'state', 'umbra');
 }
 
 /** The directory holding every VM's run dir. */

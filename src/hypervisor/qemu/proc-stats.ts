@@ -12,6 +12,8 @@ export interface ProcStat {
   state: string;
   /** Parent pid. */
   ppid: number;
+  /** Session id: a detached QEMU leads its own session, so signals to the agent's group miss it. */
+  session: number;
   /** User-mode CPU time, clock ticks. */
   utimeTicks: number;
   /** Kernel-mode CPU time, clock ticks. */
@@ -32,7 +34,7 @@ export function parseProcStat(text: string): ProcStat {
   // After ") ": field 3 (state) is rest[0]; field N is rest[N - 3].
   const rest = text.slice(close + 2).trim().split(/\s+/);
   const f = (n: number) => Number(rest[n - 3]);
-  return { state: rest[0], ppid: f(4), utimeTicks: f(14), stimeTicks: f(15), startTicks: f(22), rssPages: f(24) };
+  return { state: rest[0], ppid: f(4), session: f(6), utimeTicks: f(14), stimeTicks: f(15), startTicks: f(22), rssPages: f(24) };
 }
 
 /** VmRSS from /proc/<pid>/status, in bytes (0 when absent, e.g. for a zombie). */

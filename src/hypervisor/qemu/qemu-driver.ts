@@ -148,6 +148,7 @@ export class QemuHypervisorDriver implements HypervisorDriver {
     return { id: spec.id, state: 'defined', pid: null, vcpus: null, memoryMiB: null };
   }
 
+  /** Run dirs on disk, oldest driver's included. Asking a live VM its state attaches to it (as `adopt`). */
   async list(): Promise<VmSummary[]> {
     const dir = vmsDir(this.baseDir);
     const ids = existsSync(dir) ? readdirSync(dir).filter((d) => existsSync(join(dir, d, 'spec.json'))) : [];
@@ -500,6 +501,7 @@ export class QemuHypervisorDriver implements HypervisorDriver {
   /** The monitor connection dropped: QEMU exited (publish EXITED) or the connection broke (reconnect). */
   private async onQmpDrop(rt: Runtime, q: QmpClient): Promise<void> {
     if (rt.qmp === q) rt.qmp = null;
+    void q.close(); // ends its iterators; a new client is made on reconnection
     const rec = readProcessRecord(rt.paths);
     if (!rec) return;
     const gone = await pollUntil(() => !isAlive(rec.pid), { clock: this.clock, timeoutMs: 5000, intervalMs: 10 });

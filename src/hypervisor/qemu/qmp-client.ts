@@ -137,12 +137,17 @@ export class QmpClient {
     this.fan.close();
     this.disconnectListeners.clear();
     if (!s || s.destroyed) return;
+    const grace = new AbortController();
     await new Promise<void>((resolve) => {
       s.once('close', () => resolve());
       s.end();
-      // A peer that never half-closes must not keep us waiting.
-      void this.clock.sleep(500).then(() => s.destroy());
+      // A peer that never closes its side must not keep us waiting.
+      this.clock.sleep(500, grace.signal).then(
+        () => s.destroy(),
+        () => undefined,
+      );
     });
+    grace.abort();
   }
 
   private open(): Promise<void> {
