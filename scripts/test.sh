@@ -7,3 +7,5 @@ bash scripts/ensure-deps.sh
 npm run --silent build
 npx tsc -p tsconfig.json --noEmit
 npx vitest run "$@"
+# The benchmark harness's own tests (plain node:test, .mjs).
+node --test bench/forecast/

@@ -217,7 +217,10 @@ async function main() {
     /** @type {Record<string, MethodResult>} */
     const methods = {};
     const horizonArg = HORIZON_SECONDS % 3600 === 0 ? `${HORIZON_SECONDS / 3600}h` : `${HORIZON_SECONDS}s`;
-    const umbraArgs = ['forecast', '--input', trainDir, '--horizon', horizonArg, '--levels', LEVELS.join(','), '--format', 'json'];
+    // UMBRA_BENCH_ARGS: extra CLI arguments for experiments (e.g. "--models snaive"); the
+    // committed result is made without it, and the report shows the exact command.
+    const extra = (process.env.UMBRA_BENCH_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const umbraArgs = ['forecast', '--input', trainDir, '--horizon', horizonArg, '--levels', LEVELS.join(','), '--format', 'json', ...extra];
 
     for (const method of opt.methods) {
       const errPath = join(logDir, `${method}.stderr.log`);
@@ -288,7 +291,7 @@ async function main() {
         msisLevel: MSIS_LEVEL,
         dailyPeriod: daily,
         weeklyPeriod: 7 * daily,
-        command: `node dist/cli/main.js ${umbraArgs.join(' ').replace(trainDir, '<dir of training files>')}`,
+        command: `node ${relative(REPO, join(opt.dist, 'cli', 'main.js'))} ${umbraArgs.join(' ').replace(trainDir, '<dir of training files>')}`,
       },
       methods,
       cases: [...records.values()],

@@ -75,6 +75,23 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
       ),
     );
 
+  const image = program.command('image').description('The lab guest image (kernel + initramfs with the lab service)');
+  image
+    .command('build')
+    .description('Build the lab guest image from Debian packages (cached by content hash; installs QEMU and build tools when missing, as root)')
+    .option('--json', 'print {kernel, initrd, hash, cached, kernelVersion, ...} as JSON')
+    .option('--force', 'rebuild even when the cache has this image (also re-resolves Debian package versions)')
+    .option('--cache-dir <dir>', 'image cache (default $UMBRA_CACHE/images or ~/.cache/umbra/images)')
+    .option('-q, --quiet', 'no progress on stderr')
+    .action((opts) =>
+      done(
+        (async () => {
+          const { imageBuildCommand } = await import('./image-command.js');
+          return imageBuildCommand(opts, io);
+        })(),
+      ),
+    );
+
   program
     .command('demo')
     .description('Forecast every shared Bitbrains VM and write a report with plots to out/demo/')

@@ -139,6 +139,8 @@ export interface ForecastDiagnostics {
   regularization: RegularizeReport;
   /** Backtest score per candidate model (MAE relative to seasonal naive), lower is better. */
   backtest: Record<string, number>;
+  /** Whether the heavier models were tried, and why (default candidates only). */
+  escalation?: string;
   /** Resource forms of the same forecast, when the metric maps to one. */
   resources?: ResourceForecast[];
 }

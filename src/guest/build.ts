@@ -8,7 +8,7 @@
  * the newest kernel and packages of the release.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, lstatSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
@@ -253,6 +253,7 @@ async function assemble(a: AssembleArgs): Promise<{ dir: string; manifest: Image
     }
     renameSync(stage, dir);
     pruneDebs(debs, all);
+    pruneImages(cacheDir, hash, KEEP_IMAGES);
     progress('cache', `image ${hash}: initramfs ${(initrd.length / 2 ** 20).toFixed(1)} MiB (${(cpio.length / 2 ** 20).toFixed(1)} MiB unpacked), kernel ${(vmlinux.length / 2 ** 20).toFixed(1)} MiB`);
     return { dir, manifest };
   } finally {
@@ -307,6 +308,27 @@ function readLib(root: string, soname: string): Buffer {
     if (existsSync(join(root, dir, soname))) return readInRoot(root, `${dir}/${soname}`);
   }
   throw new ImageBuildError('extract', `library ${soname} not found in the unpacked packages`);
+}
+
+/** How many images the cache keeps (each is ~66 MB; every change to guest/ makes a new one). */
+const KEEP_IMAGES = 3;
+
+/**
+ * Deletes all but the `keep` most recently built images (never `current`). A VM already
+ * running from a deleted image is unaffected: QEMU reads the kernel and initramfs at start.
+ */
+function pruneImages(cacheDir: string, current: string, keep: number): void {
+  const images = readdirSync(cacheDir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && /^[0-9a-f]{16}$/.test(e.name) && e.name !== current)
+    .map((e) => {
+      try {
+        return { name: e.name, mtime: statSync(join(cacheDir, e.name, 'manifest.json')).mtimeMs };
+      } catch {
+        return { name: e.name, mtime: 0 };
+      }
+    })
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const old of images.slice(Math.max(0, keep - 1))) rmSync(join(cacheDir, old.name), { recursive: true, force: true });
 }
 
 /** Deletes downloaded packages this build does not use (older kernels are 70 MB each). */

@@ -25,11 +25,12 @@ const WORD = /^[A-Za-z0-9._:/=,+-]+$/;
  * The `-append` string: serial console, quiet boot, `panic=-1` (a panicked guest resets at
  * once, so QEMU with `-no-reboot` exits and the driver sees the crash), hot-added memory comes
  * online by itself (`memhp_default_state=online`), no crypto self-tests at boot (the Debian
- * kernel runs them for every algorithm it registers: wasted emulated CPU), then the `umbra.*`
- * arguments.
+ * kernel runs them for every algorithm it registers: wasted emulated CPU), no Spectre
+ * mitigations (retpolines and RSB filling cost emulated instructions on every indirect call and
+ * context switch; the lab guest holds no secrets), then the `umbra.*` arguments.
  */
 export function guestKernelArgs(opts: GuestKernelArgsOptions = {}): string {
-  const args = ['console=ttyS0', 'quiet', 'panic=-1', 'memhp_default_state=online', 'cryptomgr.notests'];
+  const args = ['console=ttyS0', 'quiet', 'panic=-1', 'memhp_default_state=online', 'cryptomgr.notests', 'mitigations=off'];
   const add = (key: string, value: string | undefined) => {
     if (value === undefined) return;
     if (!WORD.test(value)) throw new RangeError(`kernel argument ${key}: ${JSON.stringify(value)} has characters outside [A-Za-z0-9._:/=,+-]`);

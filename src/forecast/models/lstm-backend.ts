@@ -108,7 +108,8 @@ async function startBackend(requested: LstmBackendName, log: LstmLogger): Promis
       await tf.ready();
       return { backend: 'wasm', requested };
     }
-    reason = 'tf.setBackend("wasm") returned false';
+    // tfjs swallows the loader's error (it is printed on stderr by the wasm module itself).
+    reason = 'tf.setBackend("wasm") returned false: the wasm binary could not be loaded or compiled';
   } catch (e) {
     reason = e instanceof Error ? e.message : String(e);
   }

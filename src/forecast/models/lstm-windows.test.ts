@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   CAL_FEATURES,
   LEVEL_FEATURES,
+  LEVEL_STEPS,
   auxWidth,
+  blendPrior,
   buildWindows,
   firstOrigin,
+  medianInPlace,
   mulberry32,
   normalisation,
   normalise,
@@ -52,43 +55,64 @@ describe('writeCalendar', () => {
 describe('buildWindows', () => {
   const shape: WindowShape = { lookback: 4, patch: 2, block: 2, lags: [4, 6], depth: 2 };
   // z[i] = i makes every position in the layout checkable by value.
-  const z = Float32Array.from({ length: 20 }, (_, i) => i);
+  const z = Float32Array.from({ length: 60 }, (_, i) => i);
 
   it('lays out lookback patches, seasonal inputs, levels, calendar and target', () => {
     expect(seqSteps(shape)).toBe(2);
     expect(seqWidth(shape)).toBe(2 + CAL_FEATURES);
     expect(seasonalWidth(shape)).toBe(3); // two lags and the profile
     expect(auxWidth(shape)).toBe(3 + LEVEL_FEATURES + CAL_FEATURES);
-    expect(firstOrigin(shape)).toBe(8); // the profile reaches back depth·lags[0] = 8 steps
-    const w = buildWindows(z, 0, 3600, shape, [10, 12], true);
+    // The current level looks at LEVEL_STEPS steps, each with a profile reaching depth·4 back.
+    expect(firstOrigin(shape)).toBe(LEVEL_STEPS + 8);
+    const w = buildWindows(z, 0, 3600, shape, [40, 42], true);
     expect(w.count).toBe(2);
     const sw = seqWidth(shape);
     expect(w.seq.length).toBe(2 * 2 * sw);
-    // Window 0 (origin 10): patches [6, 7] and [8, 9], each followed by its first step's calendar.
-    expect(Array.from(w.seq.subarray(0, 2))).toEqual([6, 7]);
-    expect(Array.from(w.seq.subarray(sw, sw + 2))).toEqual([8, 9]);
-    expect(w.seq[2]).toBeCloseTo(Math.sin((2 * Math.PI * 6) / 24), 6); // 1 h steps: 6/24 of a day
-    // Window 1 (origin 12) starts at step 8.
-    expect(w.seq[2 * sw]).toBe(8);
+    // Window 0 (origin 40): patches [36, 37] and [38, 39], each followed by its first step's calendar.
+    expect(Array.from(w.seq.subarray(0, 2))).toEqual([36, 37]);
+    expect(Array.from(w.seq.subarray(sw, sw + 2))).toEqual([38, 39]);
+    expect(w.seq[2]).toBeCloseTo(Math.sin((2 * Math.PI * 36) / 24), 6); // 1 h steps
+    // Window 1 (origin 42) starts at step 38.
+    expect(w.seq[2 * sw]).toBe(38);
     const aw = auxWidth(shape);
-    // Step 10: lag 4 → 6, lag 6 → 4, profile (z[6] + z[2]) / 2 = 4, level of the last patch
-    // (8 + 9) / 2, level of the last season z[6..9] → 7.5; then the calendar of step 10.
-    expect(Array.from(w.aux.subarray(0, 5))).toEqual([6, 4, 4, 8.5, 7.5]);
-    expect(w.aux[5]).toBeCloseTo(Math.sin((2 * Math.PI * 10) / 24), 6);
-    // Step 11: the seasonal inputs move with the step, the levels stay those of the origin.
-    expect(Array.from(w.aux.subarray(aw, aw + 5))).toEqual([7, 5, 5, 8.5, 7.5]);
-    expect(Array.from(w.target)).toEqual([10, 11, 12, 13]);
+    // Step 40: lag 4 → 36, lag 6 → 34, profile median(z[36], z[32]) = 34; current level: each
+    // recent step s minus its profile (s - 6) = 6; last season's level median(z[36..39]) = 37.5.
+    expect(Array.from(w.aux.subarray(0, 5))).toEqual([36, 34, 34, 6, 37.5]);
+    expect(w.aux[5]).toBeCloseTo(Math.sin((2 * Math.PI * 40) / 24), 6);
+    // Step 41: the seasonal inputs move with the step, the levels stay those of the origin.
+    expect(Array.from(w.aux.subarray(aw, aw + 5))).toEqual([37, 35, 35, 6, 37.5]);
+    expect(Array.from(w.target)).toEqual([40, 41, 42, 43]);
   });
 
   it('omits targets when asked, and works without seasonal inputs', () => {
     const plain: WindowShape = { lookback: 4, patch: 4, block: 3, lags: [], depth: 0 };
     expect(auxWidth(plain)).toBe(LEVEL_FEATURES + CAL_FEATURES);
-    expect(firstOrigin(plain)).toBe(4);
-    const w = buildWindows(z, 0, 3600, plain, [20], false);
+    expect(firstOrigin(plain)).toBe(LEVEL_STEPS);
+    const w = buildWindows(z, 0, 3600, plain, [50], false);
     expect(w.target.length).toBe(0);
-    expect(Array.from(w.seq.subarray(0, 4))).toEqual([16, 17, 18, 19]);
-    // Both levels are the lookback mean here (one patch = the whole lookback).
-    expect(Array.from(w.aux.subarray(0, 2))).toEqual([17.5, 17.5]);
+    expect(Array.from(w.seq.subarray(0, 4))).toEqual([46, 47, 48, 49]);
+    // Current level: median of the raw last LEVEL_STEPS values; "season": the lookback's median.
+    expect(Array.from(w.aux.subarray(0, 2))).toEqual([50 - LEVEL_STEPS / 2 - 0.5, 47.5]);
+  });
+});
+
+describe('blendPrior', () => {
+  it('starts at the seasonal reference plus the current level', () => {
+    // [lag 4, lag 6, profile, level now, level season, 4 × calendar]
+    expect(Array.from(blendPrior({ lookback: 4, patch: 2, block: 2, lags: [4, 6], depth: 2 }))).toEqual([0, 0, 1, 1, 0, 0, 0, 0, 0]);
+    // No profile: the shortest lag is the reference.
+    expect(Array.from(blendPrior({ lookback: 4, patch: 2, block: 2, lags: [4, 6], depth: 1 }))).toEqual([1, 0, 1, 0, 0, 0, 0, 0]);
+    // No seasonal input: the current level alone.
+    expect(Array.from(blendPrior({ lookback: 4, patch: 2, block: 2, lags: [], depth: 0 }))).toEqual([1, 0, 0, 0, 0, 0]);
+  });
+});
+
+describe('medianInPlace', () => {
+  it('gives the middle value, or the mean of the middle two, of the first m entries', () => {
+    expect(medianInPlace(Float32Array.from([5, 1, 3, 99]), 3)).toBe(3);
+    expect(medianInPlace(Float32Array.from([4, 1, 3, 2]), 4)).toBe(2.5);
+    const big = Float32Array.from({ length: 101 }, (_, i) => (i * 37) % 101); // a permutation of 0..100
+    expect(medianInPlace(big, 101)).toBe(50);
   });
 });
 
@@ -99,14 +123,16 @@ describe('trainingOrigins', () => {
     const o = trainingOrigins(1000, shape, 50, 1);
     expect(o.length).toBe(50);
     const sorted = Array.from(o).sort((a, b) => a - b);
-    expect(sorted[0]).toBe(24);
+    expect(sorted[0]).toBe(firstOrigin(shape)); // LEVEL_STEPS + one lag back
+    expect(firstOrigin(shape)).toBe(LEVEL_STEPS + 24);
     expect(sorted[49]).toBe(995);
     expect(new Set(sorted).size).toBe(50);
   });
 
   it('uses every origin when fewer are available, and none when the series is too short', () => {
-    expect(trainingOrigins(40, shape, 1000, 1).length).toBe(40 - 5 - 24 + 1);
-    expect(trainingOrigins(28, shape, 1000, 1).length).toBe(0);
+    const first = firstOrigin(shape);
+    expect(trainingOrigins(first + 40, shape, 1000, 1).length).toBe(40 - 5 + 1);
+    expect(trainingOrigins(first + 4, shape, 1000, 1).length).toBe(0);
   });
 
   it('orders them by the seed', () => {

@@ -11,9 +11,10 @@
  * - auxiliary input `[k, auxWidth]`: for each step `o + j` of the block, one row with the
  *   seasonal-naive value `z[o + j - P]` of each seasonal lag P, then (when `depth > 1`) the
  *   median of `z[o + j - r·P0]` over r = 1..depth for the shortest lag P0 (a robust seasonal
- *   profile), then two levels known at the origin (the median of the last LEVEL_STEPS steps,
- *   and the median of the last season of the shortest lag, or of the lookback without lags),
- *   then the calendar features of step `o + j`. Every lag is >= k, so these are values known
+ *   profile), then two levels known at the origin (the median over the last LEVEL_STEPS steps
+ *   of the value minus its seasonal reference, the profile or else the shortest lag: a
+ *   deseasonalised current level; and the median of the last season of the shortest lag, or of
+ *   the lookback without lags), then the calendar features of step `o + j`. Every lag is >= k, so these are values known
  *   at the origin. Medians, because CPU series are spiky and the model is scored on MAE;
  * - target `[k]`: `z[o + j]` for j in 0..k-1.
  */
@@ -26,7 +27,7 @@ const TWO_PI = 2 * Math.PI;
 export const CAL_FEATURES = 4;
 /** Level features of the auxiliary rows: the current level and the last season's level. */
 export const LEVEL_FEATURES = 2;
-/** Steps whose median is the current level (capped by the lookback). */
+/** Steps whose (deseasonalised) median is the current level. */
 export const LEVEL_STEPS = 24;
 
 /** Location and scale used to normalise a series (z = (y - mean) / scale). */
@@ -109,24 +110,22 @@ export function auxWidth(shape: WindowShape): number {
   return seasonalWidth(shape) + LEVEL_FEATURES + CAL_FEATURES;
 }
 
+/** Index, in an auxiliary row, of the seasonal reference: the profile, else the shortest lag. */
+function referenceIndex(shape: WindowShape): number {
+  return hasProfile(shape) ? shape.lags.length : 0;
+}
+
 /**
- * Starting weights of the linear blend over an auxiliary row: a robust seasonal baseline the
- * network then corrects. With a profile: profile + (current level − last season's level), a
- * level-adjusted seasonal median; with lags only: their mean plus the same level adjustment;
- * without seasonal inputs: the current level. Calendar weights start at 0.
+ * Starting weights of the linear blend over an auxiliary row: a robust baseline the network
+ * then corrects. With seasonal inputs: the seasonal reference (profile, else the shortest lag)
+ * plus the current deseasonalised level, i.e. a level-adjusted seasonal median; without: the
+ * current level. Other weights start at 0.
  */
 export function blendPrior(shape: WindowShape): Float32Array {
   const w = new Float32Array(auxWidth(shape));
-  const seasonal = seasonalWidth(shape);
-  const levelNow = seasonal;
-  if (seasonal === 0) {
-    w[levelNow] = 1;
-    return w;
-  }
-  if (hasProfile(shape)) w[seasonal - 1] = 1;
-  else for (let i = 0; i < seasonal; i++) w[i] = 1 / seasonal;
+  const levelNow = seasonalWidth(shape);
+  if (shape.lags.length > 0) w[referenceIndex(shape)] = 1;
   w[levelNow] = 1;
-  w[levelNow + 1] = -1;
   return w;
 }
 
@@ -138,11 +137,19 @@ function hasProfile(shape: WindowShape): boolean {
   return shape.lags.length > 0 && shape.depth > 1;
 }
 
-/** The first origin a window can have: a full lookback and every seasonal input in the past. */
+/** How far back the seasonal reference of a step reaches (0 without seasonal inputs). */
+function referenceReach(shape: WindowShape): number {
+  if (shape.lags.length === 0) return 0;
+  return hasProfile(shape) ? shape.depth * shape.lags[0] : shape.lags[0];
+}
+
+/**
+ * The first origin a window can have: a full lookback, every seasonal input in the past, and
+ * the seasonal reference of each of the LEVEL_STEPS steps the current level is taken over.
+ */
 export function firstOrigin(shape: WindowShape): number {
-  let first = shape.lookback;
+  let first = Math.max(shape.lookback, LEVEL_STEPS + referenceReach(shape));
   for (const p of shape.lags) if (p > first) first = p;
-  if (hasProfile(shape)) first = Math.max(first, shape.depth * shape.lags[0]);
   return first;
 }
 
@@ -173,11 +180,10 @@ export function buildWindows(
   const count = origins.length;
   const sw = seqWidth(shape);
   const aw = auxWidth(shape);
-  const profile = hasProfile(shape);
   const steps = seqSteps(shape);
-  const levelSteps = Math.min(LEVEL_STEPS, L);
   const seasonSteps = levelWindow(shape);
-  const scratch = new Float32Array(Math.max(seasonSteps, levelSteps, depth));
+  const scratch = new Float32Array(Math.max(seasonSteps, LEVEL_STEPS, depth));
+  const recent = new Float32Array(LEVEL_STEPS);
   const seq = new Float32Array(count * steps * sw);
   const aux = new Float32Array(count * k * aw);
   const target = new Float32Array(withTarget ? count * k : 0);
@@ -190,18 +196,20 @@ export function buildWindows(
       writeCalendar(t0 + s * step, seq, at + patch);
       at += sw;
     }
-    const levelNow = medianOf(z, o - levelSteps, o, scratch);
+    // Current level: median of the last LEVEL_STEPS values minus their seasonal reference
+    // (a level shift against the seasonal pattern), or of the raw values without seasonality.
+    for (let i = 0; i < LEVEL_STEPS; i++) {
+      const s = o - LEVEL_STEPS + i;
+      recent[i] = lags.length > 0 ? z[s] - reference(z, s, shape, scratch) : z[s];
+    }
+    const levelNow = medianInPlace(recent, LEVEL_STEPS);
     const levelSeason = medianOf(z, o - seasonSteps, o, scratch);
     at = w * k * aw;
     for (let j = 0; j < k; j++) {
       const s = o + j;
       let c = at;
       for (const p of lags) aux[c++] = z[s - p];
-      if (profile) {
-        const p0 = lags[0];
-        for (let r = 1; r <= depth; r++) scratch[r - 1] = z[s - r * p0];
-        aux[c++] = medianInPlace(scratch, depth);
-      }
+      if (hasProfile(shape)) aux[c++] = reference(z, s, shape, scratch);
       aux[c++] = levelNow;
       aux[c++] = levelSeason;
       writeCalendar(t0 + s * step, aux, c);
@@ -210,6 +218,14 @@ export function buildWindows(
     if (withTarget) target.set(z.subarray(o, o + k), w * k);
   }
   return { count, seq, aux, target };
+}
+
+/** The seasonal reference of step `s`: the profile (median of `depth` past seasons) or the lag. */
+function reference(z: Float32Array, s: number, shape: WindowShape, scratch: Float32Array): number {
+  const p0 = shape.lags[0];
+  if (!hasProfile(shape)) return z[s - p0];
+  for (let r = 1; r <= shape.depth; r++) scratch[r - 1] = z[s - r * p0];
+  return medianInPlace(scratch, shape.depth);
 }
 
 function medianOf(z: Float32Array, from: number, to: number, scratch: Float32Array): number {

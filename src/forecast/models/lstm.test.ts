@@ -59,8 +59,8 @@ describe('windowShape', () => {
   });
 
   it('drops periods and profile depth the history cannot hold', () => {
-    // 1000 steps: lag 288 leaves 1000 - 288 - 288 + 1 windows; 2016 does not fit; the profile
-    // fits 2 seasons (576 + 288 + 99 <= 1000) but not 3.
+    // 1000 steps: lag 2016 does not fit; a profile over d seasons needs the current level's
+    // LEVEL_STEPS (24) steps d·288 back, + a block + 99 windows: d = 2 fits (987), 3 does not.
     const shape = windowShape(1000, 288, [s(288), s(2016)], o);
     expect(shape.lags).toEqual([288]);
     expect(shape.depth).toBe(2);
@@ -141,8 +141,8 @@ describe('forecastLstm on a noisy sine (wasm backend)', () => {
     });
     expect(f.length).toBe(H);
     expect(f.every(Number.isFinite)).toBe(true);
-    // Mostly carried by the seasonal inputs: already far better than the last value.
-    expect(mae(f, future)).toBeLessThan(mae(naive, future) / 2);
+    // Mostly carried by the seasonal inputs (2 epochs): already far better than the last value.
+    expect(mae(f, future)).toBeLessThan(mae(naive, future) / 4);
     expect((await loadTf()).getBackend()).toBe('cpu');
   });
 });

@@ -1,16 +1,22 @@
 /**
  * The recurrent-network model: a small LSTM (or GRU) trained per series with tfjs on the wasm
- * backend. Off by default (see the benchmark figures in the lead's notes); it is the only model
- * whose fit is asynchronous, so it does not implement the synchronous {@link ForecastModel}
- * contract but {@link AsyncForecastModel}, which the pipeline awaits.
+ * backend. Off by default: on Bitbrains CPU it roughly ties the seasonal-median model at a few
+ * seconds per fit (see the report in the forecast bench notes). It is the only model whose fit
+ * is asynchronous, so it does not implement the synchronous {@link ForecastModel} contract but
+ * {@link AsyncForecastModel}, which the pipeline awaits.
  *
- * How it forecasts:
+ * How it forecasts (window layout in lstm-windows.ts):
  * - the series is normalised by the mean and standard deviation of the training window;
- * - each window's input is the last `lookback` values with calendar features (sin/cos of time
- *   of day and day of week), and, beside the recurrent layer, the seasonal-naive values of the
- *   block to predict for each usable seasonal period plus the block's calendar features;
- * - the network predicts the next `block` steps at once (direct multi-output); the horizon is
- *   covered by feeding each predicted block back in (iterated blocks).
+ * - a recurrent layer reads the last `lookback` values in patches of `patch` steps (fewer
+ *   steps to unroll), each with calendar features (sin/cos of time of day and day of week);
+ * - beside it, each step of the block to predict has an auxiliary row: the seasonal-naive
+ *   values of the significant periods, a robust seasonal profile (median of past seasons), the
+ *   current deseasonalised level and the last season's level, and the step's calendar features;
+ * - output = a linear blend of the auxiliary row, shared by all steps and started at
+ *   "profile + current level" (a level-adjusted seasonal median), + a correction from the
+ *   recurrent state, started at 0. It predicts `block` steps at once (direct multi-output,
+ *   288 by default, capped by the shortest period); longer horizons feed predicted blocks back.
+ * The loss is MAE (the models are scored on MASE; MSE did clearly worse on spiky CPU series).
  * Training is reproducible: seeded initialisers, no dropout, windows put in a seeded order and
  * fitted without tfjs' own (unseeded) shuffle, and one tfjs job at a time per process.
  *
@@ -31,11 +37,12 @@ import {
 } from './lstm-backend.js';
 import {
   auxWidth,
+  blendPrior,
   buildWindows,
+  firstOrigin,
   normalisation,
   normalise,
   seqSteps,
-  blendPrior,
   seqWidth,
   trainingOrigins,
   type WindowShape,
@@ -94,7 +101,7 @@ export const LSTM_DEFAULTS = {
   patch: 4,
   block: 288,
   depth: 7,
-  epochs: 10,
+  epochs: 5,
   maxWindows: 600,
   batchSize: 64,
   learningRate: 0.005,
@@ -116,7 +123,8 @@ function resolve(input: ModelInput, opts: LstmOptions): Resolved {
   const r: Resolved = {
     ...LSTM_DEFAULTS,
     seed: input.seed ?? LSTM_DEFAULTS.seed,
-    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    // Explicit `undefined` options keep their defaults.
+    ...(Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as LstmOptions),
   };
   for (const key of ['units', 'lookback', 'patch', 'block', 'depth', 'epochs', 'maxWindows', 'batchSize'] as const) {
     const v = r[key];
@@ -144,33 +152,31 @@ export function windowShape(
   const periods = [...new Set(seasonalities.filter((s) => s.significant).map((s) => Math.round(s.period)))]
     .filter((p) => p >= MIN_LAG)
     .sort((a, b) => a - b);
-  const fits = (first: number, k: number) => first + k + MIN_TRAINING_WINDOWS - 1 <= n;
-  const lags: number[] = [];
-  let k = Math.min(o.block, h);
+  const fits = (shape: WindowShape) => firstOrigin(shape) + shape.block + MIN_TRAINING_WINDOWS - 1 <= n;
+  let shape: WindowShape = { lookback: o.lookback, patch: o.patch, block: Math.min(o.block, h), lags: [], depth: 0 };
   for (const p of periods) {
-    if (lags.length === MAX_LAGS) break;
-    const kk = Math.min(k, p);
-    if (!fits(Math.max(o.lookback, p), kk)) break;
-    lags.push(p);
-    k = kk;
+    if (shape.lags.length === MAX_LAGS) break;
+    const next = { ...shape, block: Math.min(shape.block, p), lags: [...shape.lags, p], depth: 1 };
+    if (!fits(next)) break;
+    shape = next;
   }
-  let depth = 0;
-  if (lags.length > 0) {
-    depth = 1;
-    while (depth < o.depth && fits(Math.max(o.lookback, (depth + 1) * lags[0], lags[lags.length - 1]), k)) depth++;
+  while (shape.lags.length > 0 && shape.depth < o.depth) {
+    const next = { ...shape, depth: shape.depth + 1 };
+    if (!fits(next)) break;
+    shape = next;
   }
-  return { lookback: o.lookback, patch: o.patch, block: k, lags, depth };
+  return shape;
 }
 
-/** History the model needs: one lookback, one block and the minimum number of windows. */
+/** History the model needs: the reach of a window without seasonal inputs, one block, and the minimum number of windows. */
 function minHistoryFor(lookback: number, block: number): number {
-  return lookback + block + MIN_TRAINING_WINDOWS - 1;
+  return firstOrigin({ lookback, patch: 1, block, lags: [], depth: 0 }) + block + MIN_TRAINING_WINDOWS - 1;
 }
 
 /**
  * Fits the recurrent model on `input.y` and forecasts the `h` steps after its end.
  * Initialises the backend if needed. Rejects with InsufficientHistoryError when `y` is
- * shorter than `lookback + min(block, h) + MIN_TRAINING_WINDOWS - 1` steps.
+ * shorter than `max(lookback, LEVEL_STEPS) + min(block, h) + MIN_TRAINING_WINDOWS - 1` steps.
  */
 export async function forecastLstm(input: ModelInput, h: number, opts: LstmOptions = {}): Promise<Float64Array> {
   if (!Number.isInteger(h) || h < 1) throw new UsageError(`lstm: horizon must be a positive integer of steps, got ${h}`);
@@ -208,13 +214,20 @@ async function fitAndForecast(
 
   const origins = trainingOrigins(n, shape, o.maxWindows, o.seed);
   const train = buildWindows(z, t0, step, shape, origins, true);
-  const model = buildNetwork(tf, shape, o);
-  const optimizer = tf.train.adam(o.learningRate);
-  model.compile({ optimizer, loss: o.loss === 'mae' ? 'meanAbsoluteError' : 'meanSquaredError' });
-  const seqT = tf.tensor3d(train.seq, [train.count, ...seqShape]);
-  const auxT = tf.tensor3d(train.aux, [train.count, ...auxShape]);
-  const yT = tf.tensor2d(train.target, [train.count, k]);
+  // Everything created here is disposed in `finally`, so memory does not grow across series.
+  const owned: Array<{ dispose(): void }> = [];
   try {
+    const model = buildNetwork(tf, shape, o);
+    owned.push(model);
+    const optimizer = tf.train.adam(o.learningRate);
+    owned.push(optimizer); // passed as an object, so the model does not own (dispose) it
+    model.compile({ optimizer, loss: o.loss === 'mae' ? 'meanAbsoluteError' : 'meanSquaredError' });
+    const seqT = tf.tensor3d(train.seq, [train.count, ...seqShape]);
+    owned.push(seqT);
+    const auxT = tf.tensor3d(train.aux, [train.count, ...auxShape]);
+    owned.push(auxT);
+    const yT = tf.tensor2d(train.target, [train.count, k]);
+    owned.push(yT);
     await model.fit([seqT, auxT], yT, {
       epochs: o.epochs,
       batchSize: o.batchSize,
@@ -231,11 +244,7 @@ async function fitAndForecast(
       z.set(pred, origin);
     }
   } finally {
-    seqT.dispose();
-    auxT.dispose();
-    yT.dispose();
-    model.dispose();
-    optimizer.dispose(); // passed as an object, so the model does not own (dispose) it
+    for (const x of owned) x.dispose();
   }
   const out = new Float64Array(h);
   for (let i = 0; i < h; i++) out[i] = z[n + i] * norm.scale + norm.mean;
@@ -248,7 +257,7 @@ type SymbolicTensor = ReturnType<Tf['input']>;
 /**
  * Two paths, added:
  * - base: one small linear map shared by every step of the block, from that step's auxiliary
- *   row (seasonal-naive values, seasonal profile, calendar): a learned blend of seasonal
+ *   row (seasonal-naive values, seasonal profile, levels, calendar): a learned blend of seasonal
  *   baselines, cheap in parameters whatever the block length;
  * - correction: the recurrent layer over the lookback patches → linear `block` outputs, which
  *   carries the recent level and dynamics the baselines miss.

@@ -422,7 +422,7 @@ export function makeProphetLike(options: ProphetLikeOptions = {}): ForecastModel
     eventPriorScale: options.eventPriorScale ?? 10,
     fourierOrder: options.fourierOrder ?? DEFAULT_ORDER,
     trendDamping: options.trendDamping ?? 0.99,
-    irlsIterations: options.irlsIterations ?? 8,
+    irlsIterations: options.irlsIterations ?? 4,
     loss: options.loss ?? 'l1',
     robustIterations: options.robustIterations ?? 4,
   };

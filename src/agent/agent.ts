@@ -1,0 +1,254 @@
+/**
+ * The host agent: one per host. Wires the VM manager (ensure/ops/supervision/re-adoption), the
+ * lease with the server (register, heartbeat, fencing), the sampler, and the HTTP API.
+ *
+ * Lifecycle: `Agent.start` re-adopts the VMs a previous agent left in the run dir, opens the
+ * API, tries to register once, then runs the lease loops and the sampler until `stop`.
+ * Stopping (SIGTERM) ends the loops, posts what is buffered (briefly), closes the API and the
+ * driver's connections, and LEAVES THE VMs RUNNING: the next agent re-adopts them.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { AgentInfo } from '../api/protocol.js';
+import type { HypervisorDriver } from '../hypervisor/driver.js';
+import type { DriverInfo } from '../hypervisor/types.js';
+import { startAgentApi, type AgentApi } from './api.js';
+import { qemuImgDisks, type DiskProvisioner } from './disks.js';
+import { fenceVms, type FenceReport } from './fence.js';
+import { LeaseKeeper, type LeasePersistence } from './lease.js';
+import { errText, silentLogger, type AgentLogger } from './log.js';
+import { METRICS } from './metrics.js';
+import { osPortPicker, type PortPicker } from './ports.js';
+import type { ProbeResult } from './probe.js';
+import { RecordStore } from './records.js';
+import { SampleBuffer } from './sample-buffer.js';
+import { Sampler } from './sampler.js';
+import { HttpServerClient, type ServerClient } from './server-client.js';
+import { pause } from './timing.js';
+import { endpointUrl } from './vm-spec.js';
+import { VmManager } from './vm-manager.js';
+
+/** The agent's configuration (the CLI resolves it from flags). */
+export interface AgentConfig {
+  /** Host name, unique in the cluster. */
+  name: string;
+  /** The server's base URL. */
+  serverUrl: string;
+  /** Bearer token: sent to the server and required on the agent's API. */
+  token: string;
+  /** Host address: VMs' service ports are forwarded on it. */
+  address: string;
+  /** Where the API listens (default: `address`, port 7070). */
+  listenHost?: string;
+  listenPort?: number;
+  /** The run dir (VM run dirs, data disks, agent records). */
+  runDir: string;
+  /** Sampling interval, ms (default 10000). */
+  intervalMs?: number;
+  /** Lease assumed until the server's first reply, ms (default 15000). */
+  leaseMs?: number;
+  /** Probe timeout, ms (default 2000). */
+  probeTimeoutMs?: number;
+  labels?: Record<string, string>;
+  /** Host capacity to announce (default: this machine's cores and memory). */
+  capacity?: { cores: number; memoryMiB: number };
+  /** Samples buffered while the server is unreachable (default 50 000). */
+  bufferCapacity?: number;
+  /** Server request timeout, ms (default 5000). */
+  requestTimeoutMs?: number;
+}
+
+/** What the agent runs on; only `driver` is required. */
+export interface AgentDeps {
+  driver: HypervisorDriver;
+  clock?: Clock;
+  log?: AgentLogger;
+  client?: ServerClient;
+  disks?: DiskProvisioner;
+  ports?: PortPicker;
+  random?: () => number;
+  cpuUsageUs?: () => number;
+  probe?: (url: string, signal: AbortSignal) => Promise<ProbeResult>;
+}
+
+/** Default API port. */
+export const DEFAULT_AGENT_PORT = 7070;
+
+/** See the module comment. */
+export class Agent {
+  private readonly abort = new AbortController();
+  private loops: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** The last fencing's report (tests, info). */
+  lastFence: FenceReport | null = null;
+
+  private constructor(
+    readonly config: AgentConfig,
+    readonly driver: HypervisorDriver,
+    readonly manager: VmManager,
+    readonly sampler: Sampler,
+    readonly lease: LeaseKeeper,
+    private readonly api: AgentApi,
+    readonly apiUrl: string,
+    private readonly driverInfo: DriverInfo,
+    private readonly clock: Clock,
+    private readonly log: AgentLogger,
+    readonly startedAt: number,
+  ) {}
+
+  /** Starts an agent (see the module comment). */
+  static async start(cfg: AgentConfig, deps: AgentDeps): Promise<Agent> {
+    const clock = deps.clock ?? systemClock;
+    const log = deps.log ?? silentLogger;
+    const { driver } = deps;
+    const startedAt = clock.now();
+    const records = new RecordStore(cfg.runDir);
+    const capacity = cfg.capacity ?? { cores: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)) };
+    const client = deps.client ?? new HttpServerClient({ baseUrl: cfg.serverUrl, token: cfg.token, clock, timeoutMs: cfg.requestTimeoutMs });
+    const driverInfo = await driver.info();
+
+    let lease: LeaseKeeper | null = null;
+    const manager = new VmManager({
+      driver,
+      clock,
+      log,
+      records,
+      disks: deps.disks ?? qemuImgDisks,
+      ports: deps.ports ?? osPortPicker,
+      address: cfg.address,
+      runDir: cfg.runDir,
+      fenced: () => lease?.state.fenced ?? false,
+      onChange: () => lease?.poke(),
+    });
+    const adopted = await manager.adoptAll();
+    log.info({ vms: adopted.length, running: adopted.filter((v) => v.pid !== null).length }, 'VMs adopted from the run dir');
+
+    const buffer = new SampleBuffer(cfg.bufferCapacity);
+    const sampler = new Sampler({
+      agent: cfg.name,
+      driver,
+      source: manager,
+      clock,
+      log,
+      buffer,
+      client,
+      intervalMs: cfg.intervalMs ?? 10_000,
+      probeTimeoutMs: cfg.probeTimeoutMs,
+      probe: deps.probe,
+      cpuUsageUs: deps.cpuUsageUs,
+    });
+
+    let self: Agent | null = null;
+    const listenHost = cfg.listenHost ?? cfg.address;
+    const api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
+    const apiUrl = endpointUrl(listenHost, api.port);
+
+    lease = new LeaseKeeper({
+      name: cfg.name,
+      clock,
+      client,
+      log,
+      leaseMs: cfg.leaseMs ?? 15_000,
+      random: deps.random,
+      persistence: leaseFile(cfg.runDir),
+      registration: async () => ({ name: cfg.name, apiUrl, address: cfg.address, labels: cfg.labels ?? {}, capacity, vms: await manager.summaries() }),
+      heartbeat: async () => ({ vms: await manager.summaries() }),
+      fence: async () => {
+        const report = await fenceVms(driver, manager.fenceTargets(), { clock, log });
+        if (self) self.lastFence = report;
+        log.error({ ...report }, 'host fenced');
+        return report;
+      },
+    });
+
+    self = new Agent(cfg, driver, manager, sampler, lease, api, apiUrl, driverInfo, clock, log, startedAt);
+    log.info({ name: cfg.name, apiUrl, address: cfg.address, runDir: cfg.runDir, driver: driverInfo.kind, accel: driverInfo.accel }, 'agent listening');
+    // One registration attempt before the watchdog runs: a restarted agent whose server is
+    // up renews at once instead of fencing on an old persisted lease.
+    await lease.renewOnce(self.abort.signal);
+    self.loops = Promise.all([lease.run(self.abort.signal), sampler.run(self.abort.signal)]).then(() => undefined);
+    return self;
+  }
+
+  /** What `GET /v1/info` serves. */
+  info(): AgentInfo {
+    const l = this.lease.state;
+    return {
+      name: this.config.name,
+      apiUrl: this.apiUrl,
+      address: this.config.address,
+      labels: this.config.labels ?? {},
+      capacity: this.config.capacity ?? { cores: cpus().length, memoryMiB: Math.floor(totalmem() / (1024 * 1024)) },
+      driver: { kind: this.driverInfo.kind, simulated: this.driverInfo.simulated, accel: this.driverInfo.accel, version: this.driverInfo.version },
+      startedAt: this.startedAt,
+      lease: {
+        registered: l.registered,
+        leaseSeconds: l.leaseMs / 1000,
+        heartbeatSeconds: l.heartbeatMs / 1000,
+        lastRenewedAt: l.lastRenewedAt,
+        fenceAt: this.lease.deadline,
+        fenced: l.fenced,
+        fencedAt: l.fencedAt,
+        failures: l.failures,
+        lastError: l.lastError,
+      },
+      vms: this.manager.ids().length,
+      sampling: this.sampler.stats(),
+      metrics: METRICS,
+    };
+  }
+
+  /**
+   * Stops the agent (SIGTERM): loops end, buffered samples get up to `flushMs` to reach the
+   * server, the API closes, the driver detaches. VMs keep running.
+   */
+  async stop(opts: { flushMs?: number } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.api.close();
+    this.abort.abort();
+    await this.loops;
+    const flushMs = opts.flushMs ?? 2000;
+    const giveUp = new AbortController();
+    await Promise.race([this.sampler.flush(giveUp.signal), pause(this.clock, flushMs, giveUp.signal)]).catch((e: unknown) => this.log.warn({ err: errText(e) }, 'final flush failed'));
+    giveUp.abort();
+    this.manager.close();
+    await this.driver.close();
+    this.log.info({ name: this.config.name }, 'agent stopped; VMs left running');
+  }
+
+  /** Ends the agent as a killed process would (tests): no flush, connections dropped, VMs untouched. */
+  async crash(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort();
+    await this.api.close();
+    this.manager.close();
+    await this.driver.close();
+    await this.loops;
+  }
+}
+
+/** The last lease renewal, in `<runDir>/agent/lease.json`. */
+export function leaseFile(runDir: string): LeasePersistence {
+  const dir = join(runDir, 'agent');
+  const f = join(dir, 'lease.json');
+  return {
+    load: () => {
+      if (!existsSync(f)) return null;
+      try {
+        const v = (JSON.parse(readFileSync(f, 'utf8')) as { lastRenewedAt?: unknown }).lastRenewedAt;
+        return typeof v === 'number' && Number.isFinite(v) ? v : null;
+      } catch {
+        return null;
+      }
+    },
+    save: (lastRenewedAt) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${f}.tmp`, JSON.stringify({ lastRenewedAt }));
+      renameSync(`${f}.tmp`, f);
+    },
+  };
+}
