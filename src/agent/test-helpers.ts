@@ -112,3 +112,10 @@ export async function advance(clock: ManualClock, ms: number, step = 100): Promi
     await settle();
   }
 }
+
+/** A logger that keeps every line (tests check what is, and is not, logged). */
+export function recordingLogger(): { log: import('./log.js').AgentLogger; lines: { level: string; fields: object; msg: string }[] } {
+  const lines: { level: string; fields: object; msg: string }[] = [];
+  const at = (level: string) => (fields: object, msg: string) => void lines.push({ level, fields, msg });
+  return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}

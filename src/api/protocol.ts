@@ -33,6 +33,12 @@ import { z } from 'zod';
 
 export const labelsSchema = z.record(z.string(), z.string());
 
+/**
+ * Optional in an agent's VM summaries (added by the server: additive): the guest service URL
+ * as the agent knows it. The server keeps the one from the last ensure reply when it is absent.
+ */
+const observedEndpoint = z.string().nullable().optional();
+
 export const agentRegistrationSchema = z.object({
   /** Host name, unique in the cluster (e.g. `h1`). */
   name: z.string().min(1),
@@ -43,7 +49,7 @@ export const agentRegistrationSchema = z.object({
   labels: labelsSchema.default({}),
   capacity: z.object({ cores: z.number().positive(), memoryMiB: z.number().positive() }),
   /** VMs the agent runs right now (after a restart: the re-adopted ones). */
-  vms: z.array(z.object({ id: z.string(), state: z.string(), pid: z.number().int().nullable() })).default([]),
+  vms: z.array(z.object({ id: z.string(), state: z.string(), pid: z.number().int().nullable(), endpoint: observedEndpoint })).default([]),
 });
 export type AgentRegistration = z.infer<typeof agentRegistrationSchema>;
 
@@ -51,7 +57,7 @@ export const registerReplySchema = z.object({ leaseSeconds: z.number().positive(
 export type RegisterReply = z.infer<typeof registerReplySchema>;
 
 export const heartbeatSchema = z.object({
-  vms: z.array(z.object({ id: z.string(), state: z.string(), pid: z.number().int().nullable() })).default([]),
+  vms: z.array(z.object({ id: z.string(), state: z.string(), pid: z.number().int().nullable(), endpoint: observedEndpoint })).default([]),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 export const heartbeatReplySchema = z.object({ leaseSeconds: z.number().positive() });
@@ -115,7 +121,7 @@ export type VmCreate = z.infer<typeof vmCreateSchema>;
 export interface VmRecord {
   id: string;
   spec: VmCreate & { host: string };
-  status: { state: string; host: string; pid: number | null; endpoint: string | null; observedAt: number | null; lastError?: { code: string; message: string } | null };
+  status: { state: string; host: string; pid: number | null; endpoint: string | null; observedAt: number | null; lastError?: { code: string; message: string; stderrTail?: string } | null };
   /** `primary` | `shadow` (shadows come with issue 4). */
   role: 'primary' | 'shadow';
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelNames } from '../forecast/models/index.js';
 import { duration } from './duration-schema.js';
 import { bool, integer, nonEmptyString, numberBetween, oneOf, positive } from './fields.js';
 
@@ -20,6 +21,9 @@ function whenValid(...keys: string[]) {
     !Array.isArray(payload.value) &&
     !payload.issues.some((i) => keys.includes(String(i.path?.[0])));
 }
+
+/** Model names a policy may list: the registry's, plus the recurrent network (loaded on demand). */
+const KNOWN_MODELS = [...modelNames(), 'lstm'];
 
 /** Marks a custom issue whose message already says everything (the loader appends no value). */
 const NO_VALUE = { noValue: true } as const;
@@ -49,7 +53,12 @@ export const forecastSchema = z
       .prefault([80, 95])
       .describe('Prediction-interval levels in percent, each strictly between 0 and 100.'),
     models: z
-      .array(nonEmptyString('a model name'), { error: 'expected a list of model names' })
+      .array(
+        nonEmptyString('a model name').refine((m) => KNOWN_MODELS.includes(m), {
+          message: `unknown model (known: ${KNOWN_MODELS.join(', ')})`,
+        }),
+        { error: 'expected a list of model names' },
+      )
       .min(1, { message: 'expected at least one model (omit the key to allow every model)' })
       .optional()
       .describe('Allow-list of candidate models (omit to let backtests choose among all enabled models).'),

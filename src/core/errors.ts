@@ -23,6 +23,17 @@ export type ErrorCode =
   | 'POWERDOWN_TIMEOUT'
   | 'HOTPLUG_FAILED'
   | 'ACCEL_UNAVAILABLE'
+  // Control-plane codes (server API and store; src/server/http-errors.ts maps them to HTTP):
+  | 'UNAUTHORIZED' // missing or wrong bearer token
+  | 'NOT_FOUND' // no such route or record (agent, VM)
+  | 'METHOD_NOT_ALLOWED' // the route exists, not with this method
+  | 'REQUEST_INVALID' // a request body or query failed validation (context.path names the field)
+  | 'PAYLOAD_TOO_LARGE' // a request body over the size limit
+  | 'CONFLICT' // a record exists with a different spec
+  | 'NO_CAPACITY' // no live host has room for a VM
+  | 'AGENT_UNAVAILABLE' // a host agent could not be reached (retryable)
+  | 'AGENT_ERROR' // a host agent answered with an error (its code in context.agentCode)
+  | 'STORE_FAILED' // the store cannot be used (schema newer than this code, corrupt file)
   | 'INTERNAL';
 
 export interface ErrorContext {

@@ -72,7 +72,17 @@ export function formatJobError(e: JobError): string {
 /** Runs a job. Modules are imported lazily so a worker pays only for what it uses. */
 export async function runForecastJob(job: ForecastJob): Promise<JobResult> {
   const { regularize } = await import('../forecast/regularize.js');
+  const { resourceForecasts } = await import('../forecast/resources.js');
   const { forecastSeries } = await import('../forecast/pipeline.js');
+  // The recurrent network is loaded (tfjs + wasm, ~100 MB per worker) only when asked for.
+  let forecastOne = async (reg: RegularSeries) => forecastSeries(reg, job.options);
+  if (job.options.lstm || job.options.models?.includes('lstm')) {
+    const { lstmModel, initLstmBackend } = await import('../forecast/models/lstm.js');
+    const { forecastSeriesWithAsync } = await import('../forecast/async-pipeline.js');
+    await initLstmBackend();
+    const options = { ...job.options, ...(job.options.models ? { models: job.options.models.filter((m) => m !== 'lstm') } : {}) };
+    forecastOne = (reg) => forecastSeriesWithAsync(reg, options, [lstmModel]);
+  }
   const result: JobResult = { id: job.id, forecasts: [], errors: [] };
   if (job.historyTailSeconds) result.histories = [];
 
@@ -103,7 +113,9 @@ export async function runForecastJob(job: ForecastJob): Promise<JobResult> {
     let reg: RegularSeries;
     try {
       reg = regularize(raw);
-      const fc = await forecastSeries(reg, job.options);
+      const fc = await forecastOne(reg);
+      const resources = resourceForecasts(fc, raw.capacity);
+      if (resources.length && fc.diagnostics) fc.diagnostics.resources = resources;
       result.forecasts.push(fc);
       if (result.histories) {
         const n = reg.values.length;

@@ -57,3 +57,17 @@ describe('toResourceForms', () => {
     }
   });
 });
+
+describe('resourceForecasts', () => {
+  it('scales the mean and every bound of a Bitbrains CPU forecast into cores', async () => {
+    const { resourceForecasts } = await import('./resources.js');
+    const f = {
+      series: '15', metric: 'cpu_mhz', unit: 'MHz', stepSeconds: 300, model: 'm',
+      points: [{ t: 1, mean: 1300, intervals: { '80': [650, 2600] as [number, number] } }],
+    };
+    const [cores] = resourceForecasts(f, { cpuCores: 2, cpuMhz: 5200 });
+    expect(cores.resource).toBe('cpu_cores');
+    expect(cores.points[0].mean).toBeCloseTo(0.5);
+    expect(cores.points[0].intervals['80']).toEqual([0.25, 1]);
+  });
+});

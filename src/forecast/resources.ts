@@ -2,7 +2,7 @@
  * Resource forms: the same forecast in the units the shadow manager sizes with (CPU cores, GiB
  * of memory, disk throughput or IOPS, network bandwidth). Pure.
  */
-import type { RawSeries } from './types.js';
+import type { RawSeries, ResourceForecast, SeriesForecast } from './types.js';
 
 /** One way to express a metric as a resource. */
 export interface ResourceForm {
@@ -106,4 +106,21 @@ function positive(v: number | undefined): number | undefined {
 
 function round(v: number): number {
   return Math.round(v * 100) / 100;
+}
+
+/**
+ * The same forecast in every resource form its metric maps to (mean and every interval bound
+ * scaled; the forms are linear, so quantiles stay quantiles).
+ */
+export function resourceForecasts(f: SeriesForecast, capacity?: RawSeries['capacity']): ResourceForecast[] {
+  return toResourceForms(f.metric, f.unit, capacity).map((form) => ({
+    resource: form.resource,
+    unit: form.unit,
+    derivation: form.derivation,
+    points: f.points.map((p) => ({
+      t: p.t,
+      mean: form.scale(p.mean),
+      intervals: Object.fromEntries(Object.entries(p.intervals).map(([k, [lo, hi]]) => [k, [form.scale(lo), form.scale(hi)] as [number, number]])),
+    })),
+  }));
 }

@@ -115,6 +115,18 @@ export interface ForecastModel {
   forecast(input: ModelInput, h: number): Float64Array;
 }
 
+/**
+ * A model whose fit is asynchronous (the recurrent network on TensorFlow.js). The pipeline
+ * uses it through {@link forecastSeriesWithAsync} in src/forecast/async-pipeline.ts.
+ */
+export interface AsyncForecastModel {
+  readonly name: string;
+  /** Minimum history (in steps) this model needs given the seasonalities. */
+  minHistory: ForecastModel['minHistory'];
+  /** Fits on `input.y` and resolves to point forecasts for the `h` steps after its end. */
+  forecastAsync(input: ModelInput, h: number): Promise<Float64Array>;
+}
+
 /** One forecast step: mean and, per level (e.g. "80"), [lower, upper]. */
 export interface ForecastPoint {
   t: number;

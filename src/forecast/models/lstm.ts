@@ -52,13 +52,8 @@ export { initLstmBackend } from './lstm-backend.js';
 export type { LstmBackendInfo, LstmBackendName, LstmBackendOptions, LstmLogger } from './lstm-backend.js';
 
 /** A model whose fit is asynchronous (tfjs training); otherwise as {@link ForecastModel}. */
-export interface AsyncForecastModel {
-  readonly name: string;
-  /** Minimum history (in steps) this model needs given the seasonalities. */
-  minHistory: ForecastModel['minHistory'];
-  /** Fits on `input.y` and resolves to point forecasts for the `h` steps after its end. */
-  forecastAsync(input: ModelInput, h: number): Promise<Float64Array>;
-}
+import type { AsyncForecastModel } from '../types.js';
+export type { AsyncForecastModel };
 
 /** Tuning of the recurrent model. Every field is optional; defaults are in {@link LSTM_DEFAULTS}. */
 export interface LstmOptions {

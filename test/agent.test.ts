@@ -1,0 +1,331 @@
+/**
+ * The host agent against REAL QEMU (TCG) and the real lab guest image. The server is being
+ * written concurrently, so the agent talks to a PROTOCOL STAND-IN on loopback: a minimal HTTP
+ * server for `POST /v1/agents/register`, `/v1/agents/:name/heartbeat` and `/v1/samples` that
+ * validates the bodies against src/api/protocol.ts and records them. Nothing else is faked.
+ *
+ * At most two QEMUs run at once (the VM, plus a bad one that exits at start); every QEMU
+ * started here is killed by its pid (from the run dir) in afterAll, also after a failure.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/core/clock.js';
+import { agentRegistrationSchema, heartbeatSchema, sampleBatchSchema, type AgentRegistration, type Heartbeat, type UsageSample } from '../src/api/protocol.js';
+import { Agent, type AgentConfig } from '../src/agent/index.js';
+import { QemuHypervisorDriver } from '../src/hypervisor/qemu/qemu-driver.js';
+import { buildImage, ensureHostTools, type GuestImage } from '../src/guest/index.js';
+
+const TOKEN = `agent-test-${process.pid}`;
+const runDir = mkdtempSync(join(tmpdir(), 'uag-')); // short: QMP socket paths must stay < 108 bytes
+const agents: Agent[] = [];
+let standIn: StandIn | null = null;
+
+/** Kills every QEMU recorded under the run dir (by pid), whatever happened. */
+function killRecordedQemus(): void {
+  const vms = join(runDir, 'vms');
+  if (!existsSync(vms)) return;
+  for (const id of readdirSync(vms)) {
+    const rec = join(vms, id, 'process.json');
+    if (!existsSync(rec)) continue;
+    try {
+      process.kill((JSON.parse(readFileSync(rec, 'utf8')) as { pid: number }).pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+afterAll(async () => {
+  for (const a of agents) await a.crash().catch(() => undefined);
+  killRecordedQemus();
+  await standIn?.close();
+  rmSync(runDir, { recursive: true, force: true });
+});
+
+/** Pids of live QEMUs whose command line mentions this test's run dir and VM id. */
+function qemuPidsFor(id: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (/\) [ZX] /.test(stat)) continue;
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') && cmd.includes(`process=umbra-${id}`) && cmd.includes(runDir)) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The protocol stand-in (see the module comment). */
+interface StandIn {
+  url: string;
+  registrations: AgentRegistration[];
+  heartbeats: { at: number; hb: Heartbeat }[];
+  samples: UsageSample[];
+  /** `down`: every request gets 503 (a server that is there but cannot serve). */
+  mode: 'up' | 'down';
+  /** The next heartbeat gets 404 (the server forgot the agent). */
+  forgetOnce: boolean;
+  lease: { leaseSeconds: number; heartbeatSeconds: number };
+  close(): Promise<void>;
+}
+
+async function startStandIn(): Promise<StandIn> {
+  const s: Omit<StandIn, 'url' | 'close'> = { registrations: [], heartbeats: [], samples: [], mode: 'up', forgetOnce: false, lease: { leaseSeconds: 30, heartbeatSeconds: 2 } };
+  const server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (c) => (text += c));
+    req.on('end', () => {
+      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
+      if (s.mode === 'down') return json(503, { error: { code: 'UNAVAILABLE', message: 'down for the test' } });
+      const body = JSON.parse(text || 'null');
+      if (req.method === 'POST' && req.url === '/v1/agents/register') {
+        s.registrations.push(agentRegistrationSchema.parse(body));
+        return json(200, s.lease);
+      }
+      if (req.method === 'POST' && /^\/v1\/agents\/[^/]+\/heartbeat$/.test(req.url ?? '')) {
+        if (s.forgetOnce) {
+          s.forgetOnce = false;
+          return json(404, { error: { code: 'AGENT_NOT_FOUND', message: 'unknown agent' } });
+        }
+        s.heartbeats.push({ at: Date.now(), hb: heartbeatSchema.parse(body) });
+        return json(200, { leaseSeconds: s.lease.leaseSeconds });
+      }
+      if (req.method === 'POST' && req.url === '/v1/samples') {
+        const batch = sampleBatchSchema.parse(body);
+        s.samples.push(...batch.samples);
+        return json(200, { accepted: batch.samples.length });
+      }
+      return json(404, { error: { code: 'NOT_FOUND', message: req.url } });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return Object.assign(s, {
+    url,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  });
+}
+
+async function startAgent(): Promise<Agent> {
+  const cfg: AgentConfig = {
+    name: 'h1',
+    serverUrl: standIn!.url,
+    token: TOKEN,
+    address: '127.0.0.1',
+    listenPort: 0,
+    runDir,
+    intervalMs: 1000,
+    leaseMs: 30_000,
+  };
+  const agent = await Agent.start(cfg, { driver: new QemuHypervisorDriver({ baseDir: runDir, accel: 'auto', host: 'h1' }) });
+  agents.push(agent);
+  return agent;
+}
+
+async function api(agent: Agent, method: string, path: string, body?: unknown) {
+  const res = await fetch(agent.apiUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+async function healthy(url: string, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (r.status === 200) return true;
+    } catch {
+      // not yet
+    }
+    await systemClock.sleep(200);
+  }
+  return false;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+let guest: GuestImage;
+let agentA: Agent;
+let vm: { pid: number; endpoint: string; startedAt: number };
+
+describe('umbra agent with real QEMU (TCG) and a protocol stand-in server', () => {
+  beforeAll(async () => {
+    await ensureHostTools();
+    guest = await buildImage();
+    standIn = await startStandIn();
+    agentA = await startAgent();
+  }, 600_000);
+
+  it('registers with the stand-in', () => {
+    expect(standIn!.registrations[0]).toMatchObject({ name: 'h1', apiUrl: agentA.apiUrl, address: '127.0.0.1', vms: [] });
+  });
+
+  it('ensures a VM whose guest service answers /health; ensure again is the same process', async () => {
+    const t0 = performance.now();
+    const r = await api(agentA, 'PUT', '/v1/vms/vm1', { kernel: guest.kernel, initrd: guest.initrd });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ id: 'vm1', state: 'running', lastError: null });
+    expect(r.body.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    vm = r.body;
+    expect(await healthy(`${vm.endpoint}/health`, 90_000)).toBe(true);
+    console.log(`[measured] agent ensure -> guest /health: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    expect(existsSync(join(runDir, 'disks', 'vm1.qcow2'))).toBe(true);
+    const again = await api(agentA, 'PUT', '/v1/vms/vm1', { kernel: guest.kernel, initrd: guest.initrd });
+    expect(again.body.pid).toBe(vm.pid);
+    expect(qemuPidsFor('vm1')).toEqual([vm.pid]);
+  }, 120_000);
+
+  it('GET /load?cpu=50&seconds=20 in the guest shows in the agent\'s samples as 0.5 ± 0.15 cores', async () => {
+    const cpuOf = (from: number, to: number) =>
+      standIn!.samples.filter((s) => s.vmId === 'vm1' && s.metric === 'cpu_cores' && s.t >= from && s.t <= to).map((s) => s.value);
+    await systemClock.sleep(4000);
+    const idleFrom = Date.now() / 1000 - 3.5;
+    const idle = cpuOf(idleFrom, Date.now() / 1000);
+    const start = Date.now() / 1000;
+    const r = await fetch(`${vm.endpoint}/load?cpu=50&seconds=20`);
+    expect(r.status).toBe(200);
+    await systemClock.sleep(21_500);
+    // Skip the first 2 s (the guest calibrates its spin rate) and the last second.
+    const loaded = cpuOf(start + 2, start + 19);
+    const pct = standIn!.samples.filter((s) => s.vmId === 'vm1' && s.metric === 'cpu_pct' && s.t >= start + 2 && s.t <= start + 19).map((s) => s.value);
+    console.log(
+      `[measured] guest load cpu=50: cpu_cores median ${median(loaded).toFixed(3)} (n=${loaded.length}, min ${Math.min(...loaded).toFixed(3)}, max ${Math.max(...loaded).toFixed(3)}); idle before ${median(idle).toFixed(3)}; cpu_pct median ${median(pct).toFixed(1)} %`,
+    );
+    expect(loaded.length).toBeGreaterThanOrEqual(12);
+    expect(median(loaded)).toBeGreaterThan(0.35);
+    expect(median(loaded)).toBeLessThan(0.65);
+    expect(median(pct)).toBeCloseTo(median(loaded) * 100, 6); // 1 vCPU
+    const metrics = new Set(standIn!.samples.filter((s) => s.vmId === 'vm1').map((s) => s.metric));
+    expect([...metrics].sort()).toEqual(['cpu_cores', 'cpu_pct', 'disk_read_bps', 'disk_read_iops', 'disk_write_bps', 'disk_write_iops', 'mem_rss_mib', 'probe_latency_ms', 'probe_ok']);
+    const probes = standIn!.samples.filter((s) => s.vmId === 'vm1' && s.metric === 'probe_ok' && s.t >= start);
+    expect(probes.every((s) => s.value === 1)).toBe(true);
+  }, 60_000);
+
+  it('measures its own sampling cost and interval jitter', async () => {
+    const info = (await api(agentA, 'GET', '/v1/info')).body;
+    const s = info.sampling;
+    console.log(
+      `[measured] sampling loop (1 VM, interval 1 s, ${s.passes} passes): agent CPU per VM sampled mean ${s.cpuMsPerVm.mean.toFixed(2)} ms (max ${s.cpuMsPerVm.max.toFixed(2)}), ` +
+        `tick jitter p50 ${s.jitterMs.p50} ms p95 ${s.jitterMs.p95} ms max ${s.jitterMs.max} ms, pass wall ${s.passMs} ms, skipped ticks ${s.skippedTicks}`,
+    );
+    // Back to back, nothing else running in the agent: the cost of one reading + probe.
+    const n = 50;
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) await agentA.sampler.samplePass();
+    const c = process.cpuUsage(c0);
+    const perVm = (c.user + c.system) / 1000 / n;
+    console.log(`[measured] ${n} back-to-back sampling passes of 1 VM (status + /proc + query-blockstats + HTTP probe): ${perVm.toFixed(2)} ms agent CPU per VM sampled`);
+    expect(s.passes).toBeGreaterThan(20);
+    expect(s.dropped).toBe(0);
+    expect(perVm).toBeLessThan(20); // cheap: at a 10 s interval, < 0.2 % of a core per VM
+  }, 60_000);
+
+  it('a VM whose kernel path is wrong fails with the tail of QEMU\'s stderr', async () => {
+    const r = await api(agentA, 'PUT', '/v1/vms/badk', { kernel: '/nonexistent/vmlinux', initrd: guest.initrd });
+    expect(r.status).toBe(502);
+    expect(r.body.error.code).toBe('VM_START_FAILED');
+    expect(r.body.error.context.stderrTail).toMatch(/qemu-system-x86_64: .*\/nonexistent\/vmlinux/);
+    const got = await api(agentA, 'GET', '/v1/vms/badk');
+    expect(got.body.lastError.stderrTail).toMatch(/\/nonexistent\/vmlinux/);
+    console.log(`[measured] bad kernel path: ${JSON.stringify(r.body.error.context.stderrTail.trim())}`);
+    expect((await api(agentA, 'DELETE', '/v1/vms/badk')).status).toBe(204);
+    expect(qemuPidsFor('badk')).toEqual([]);
+  }, 60_000);
+
+  it('an agent killed and started again on the same run dir re-adopts the VM: same pid, still serving, no second QEMU', async () => {
+    await agentA.crash();
+    const regsBefore = standIn!.registrations.length;
+    const agentB = await startAgent();
+    expect(standIn!.registrations[regsBefore].vms).toEqual([{ id: 'vm1', state: 'running', pid: vm.pid }]);
+    const listed = (await api(agentB, 'GET', '/v1/vms')).body.vms;
+    expect(listed).toEqual([{ id: 'vm1', state: 'running', pid: vm.pid, endpoint: vm.endpoint, startedAt: vm.startedAt, lastError: null }]);
+    expect(await healthy(`${vm.endpoint}/health`, 5000)).toBe(true);
+    const again = await api(agentB, 'PUT', '/v1/vms/vm1', { kernel: guest.kernel, initrd: guest.initrd });
+    expect(again.body.pid).toBe(vm.pid);
+    expect(qemuPidsFor('vm1')).toEqual([vm.pid]);
+    // It samples the adopted VM.
+    await systemClock.sleep(2500);
+    expect(standIn!.samples.some((s) => s.vmId === 'vm1' && s.metric === 'cpu_cores' && s.t > Date.now() / 1000 - 2)).toBe(true);
+  }, 60_000);
+
+  it('fences the VM (QMP stop) when the server stops answering for longer than the lease, and keeps it paused after', async () => {
+    const agent = agents[agents.length - 1];
+    // A short lease: the stand-in forgets the agent once (404), the agent registers again and gets it.
+    standIn!.lease = { leaseSeconds: 4, heartbeatSeconds: 1 };
+    standIn!.forgetOnce = true;
+    const tr = Date.now();
+    while (agent.lease.state.heartbeatMs !== 1000 && Date.now() - tr < 10_000) await systemClock.sleep(50);
+    expect(agent.lease.state).toMatchObject({ registered: true, leaseMs: 4000, heartbeatMs: 1000 });
+    const t0 = Date.now();
+    standIn!.mode = 'down';
+    let state = 'running';
+    while (state === 'running' && Date.now() - t0 < 15_000) {
+      await systemClock.sleep(100);
+      state = (await api(agent, 'GET', '/v1/vms/vm1')).body.state;
+    }
+    const fencedAfter = Date.now() - t0;
+    console.log(`[measured] fencing: VM paused ${fencedAfter} ms after the server stopped answering (lease 4 s, margin 0.4 s)`);
+    expect(state).toBe('paused');
+    expect(fencedAfter).toBeGreaterThan(2500);
+    expect(fencedAfter).toBeLessThan(4500);
+    expect(qemuPidsFor('vm1')).toEqual([vm.pid]); // stopped, not killed
+    expect(await healthy(`${vm.endpoint}/health`, 1500)).toBe(false); // vCPUs stopped: no answer
+    expect((await api(agent, 'POST', '/v1/vms/vm1/cont')).status).toBe(409);
+    standIn!.mode = 'up';
+    const t1 = Date.now();
+    while (agent.lease.state.fenced && Date.now() - t1 < 10_000) await systemClock.sleep(100);
+    expect(agent.lease.state.fenced).toBe(false);
+    expect((await api(agent, 'GET', '/v1/vms/vm1')).body.state).toBe('paused');
+    expect((await api(agent, 'POST', '/v1/vms/vm1/cont')).body.state).toBe('running');
+    expect(await healthy(`${vm.endpoint}/health`, 10_000)).toBe(true);
+    standIn!.lease = { leaseSeconds: 30, heartbeatSeconds: 2 };
+  }, 60_000);
+
+  it('supervision reports a QEMU killed behind its back as crashed, at once, and does not restart it', async () => {
+    const agent = agents[agents.length - 1];
+    const hbBefore = standIn!.heartbeats.length;
+    process.kill(vm.pid, 'SIGKILL');
+    const t0 = Date.now();
+    let seen: { state: string } | undefined;
+    while (Date.now() - t0 < 10_000) {
+      seen = standIn!.heartbeats.slice(hbBefore).flatMap((h) => h.hb.vms).find((v) => v.id === 'vm1' && v.state === 'crashed');
+      if (seen) break;
+      await systemClock.sleep(50);
+    }
+    console.log(`[measured] QEMU SIGKILLed -> heartbeat with state crashed: ${Date.now() - t0} ms`);
+    expect(seen).toBeDefined();
+    expect((await api(agent, 'GET', '/v1/vms/vm1')).body).toMatchObject({ state: 'crashed', pid: null });
+    await systemClock.sleep(1500);
+    expect(qemuPidsFor('vm1')).toEqual([]);
+  }, 30_000);
+
+  it('stop (SIGTERM path) leaves a running VM running', async () => {
+    const agent = agents[agents.length - 1];
+    const r = await api(agent, 'POST', '/v1/vms/vm1/start');
+    expect(r.body.state).toBe('running');
+    await agent.stop();
+    expect(qemuPidsFor('vm1')).toEqual([r.body.pid]);
+  }, 60_000);
+});
