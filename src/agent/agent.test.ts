@@ -193,3 +193,17 @@ describe('Agent API (simulated host)', () => {
     expect(world.host('h1').status('vm1')).toMatchObject({ state: 'running', pid: vm.pid });
   });
 });
+
+describe('Agent start', () => {
+  it('reports a taken API port as a usage error and leaves nothing listening', async () => {
+    const { world, clock, server, dir } = setup();
+    const first = await startAgent(world, dir, clock, server);
+    const port = Number(new URL(first.agent.apiUrl).port);
+    const err = await Agent.start(
+      { name: 'h2', serverUrl: 'http://unused.invalid', token: TOKEN, address: '10.0.0.1', listenHost: '127.0.0.1', listenPort: port, runDir: dir },
+      { driver: world.driver('h1'), clock, client: server, disks: simDisks(world) },
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'USAGE' });
+    expect(String((err as Error).message)).toContain('EADDRINUSE');
+  });
+});

@@ -142,7 +142,15 @@ export class Agent {
 
     let self: Agent | null = null;
     const listenHost = cfg.listenHost ?? cfg.address;
-    const api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
+    let api: AgentApi;
+    try {
+      api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
+    } catch (e) {
+      // Port taken or address not on this host: detach (the VMs keep running) and report.
+      sampler.close();
+      manager.close();
+      throw e;
+    }
     const apiUrl = endpointUrl(listenHost, api.port);
 
     lease = new LeaseKeeper({
@@ -214,6 +222,7 @@ export class Agent {
     const giveUp = new AbortController();
     await Promise.race([this.sampler.flush(giveUp.signal), pause(this.clock, flushMs, giveUp.signal)]).catch((e: unknown) => this.log.warn({ err: errText(e) }, 'final flush failed'));
     giveUp.abort();
+    this.sampler.close();
     this.manager.close();
     await this.driver.close();
     this.log.info({ name: this.config.name }, 'agent stopped; VMs left running');
@@ -225,6 +234,7 @@ export class Agent {
     this.stopped = true;
     this.abort.abort();
     await this.api.close();
+    this.sampler.close();
     this.manager.close();
     await this.driver.close();
     await this.loops;

@@ -15,6 +15,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { agentVmSpecSchema, type AgentInfo } from '../api/protocol.js';
+import { UsageError } from '../core/errors.js';
 import { VmSpecInvalidError } from '../hypervisor/errors.js';
 import { bearerMatches } from './auth.js';
 import { errorResponse, HttpError } from './http-errors.js';
@@ -49,9 +50,10 @@ export async function startAgentApi(o: AgentApiOptions, host: string, port: numb
   const server = http.createServer((req, res) => void handle(o, req, res));
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // Port taken, or an address this host does not have: a configuration problem.
+    server.once('error', (e) => reject(new UsageError(`agent API cannot listen on ${host}:${port}: ${e.message}`)));
     server.listen({ host, port, exclusive: true }, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });

@@ -35,6 +35,22 @@ describe('probeHttp (loopback HTTP server)', () => {
     expect(r).toMatchObject({ ok: false, status: null, error: 'no answer within 200 ms' });
     expect(r.latencyMs).toBeGreaterThanOrEqual(199);
   });
+  it('parses status lines', async () => {
+    const { parseStatusLine } = await import('./probe.js');
+    expect(parseStatusLine('HTTP/1.1 200 OK\r\n')).toBe(200);
+    expect(parseStatusLine('HTTP/1.0 503 Service Unavailable\r\n')).toBe(503);
+    expect(parseStatusLine('HTTP/1.1 204\r\n')).toBe(204);
+    expect(parseStatusLine('SSH-2.0-OpenSSH\r\n')).toBeNull();
+    expect(parseStatusLine('HTTP/1.1 2')).toBeNull();
+  });
+  it('a server that is not HTTP is not ok', async () => {
+    const net = await import('node:net');
+    const srv = net.createServer((s) => s.end('SSH-2.0-nope\r\n'));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    expect(await probeHttp(`http://127.0.0.1:${port}/health`, { clock: systemClock, timeoutMs: 1000 })).toMatchObject({ ok: false, status: null, error: 'not an HTTP answer' });
+    srv.close();
+  });
   it('a refused connection is not ok', async () => {
     const closed = http.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));

@@ -6,10 +6,17 @@
  * Ticks are scheduled on a fixed grid (start + k × interval), so lateness does not accumulate;
  * a pass that overruns skips the ticks it missed. The loop measures itself: how late each tick
  * fired (jitter) and the agent's own CPU time per VM sampled.
+ *
+ * Cheap by design: a pass reads `driver.stats` (one QMP command + three /proc files) and
+ * probes; the VM's run state and vCPU count come from a cached `driver.status` that any event
+ * of the VM (STOP, RESUME, SHUTDOWN, EXITED, ...) or age (`statusRefreshMs`) invalidates.
+ * A VM whose process is gone gets one `driver.status` call, which lets the driver notice
+ * and report the exit (supervision).
  */
 import type { Clock } from '../core/clock.js';
 import type { UsageSample } from '../api/protocol.js';
 import type { HypervisorDriver } from '../hypervisor/driver.js';
+import { isHypervisorError } from '../hypervisor/errors.js';
 import type { VmStats } from '../hypervisor/types.js';
 import { errText, type AgentLogger } from './log.js';
 import { probeHttp, type ProbeResult } from './probe.js';
@@ -43,6 +50,8 @@ export interface SamplerOptions {
   probe?: (url: string, signal: AbortSignal) => Promise<ProbeResult>;
   /** This process's CPU time, µs (default process.cpuUsage: user + system). */
   cpuUsageUs?: () => number;
+  /** Longest a cached run state / vCPU count is used without an event, ms (default 30000). */
+  statusRefreshMs?: number;
 }
 
 /** Figures the sampler measures about itself (GET /v1/info). */
@@ -81,8 +90,23 @@ export class Sampler {
   private posted = 0;
   private lastPostError: string | null = null;
   private flushing: Promise<void> | null = null;
+  /** Cached run state and vCPUs per VM (see the module comment). */
+  private readonly observed = new Map<string, { pid: number | null; state: string; vcpus: number; atMs: number }>();
+  private readonly unsubscribe: () => void;
 
-  constructor(private readonly o: SamplerOptions) {}
+  constructor(private readonly o: SamplerOptions) {
+    this.unsubscribe = o.driver.subscribe((ev) => this.observed.delete(ev.vmId));
+  }
+
+  /** Stops listening to driver events. */
+  close(): void {
+    this.unsubscribe();
+  }
+
+  /** Forgets the cached status of a VM (after an operation that changes its vCPUs). */
+  invalidate(id: string): void {
+    this.observed.delete(id);
+  }
 
   /** The samples of the VM's last pass (GET /v1/vms/:id/stats). */
   latestSamples(id: string): UsageSample[] {
@@ -172,29 +196,31 @@ export class Sampler {
   /** One VM: null when it has no process (nothing sampled). */
   private async sampleVm(id: string, signal?: AbortSignal): Promise<UsageSample[] | null> {
     const { driver, clock } = this.o;
-    let state: string;
-    let vcpus: number;
     let cur: VmStats;
+    let obs: { pid: number | null; state: string; vcpus: number; atMs: number } | undefined;
     try {
-      // status() also lets the driver notice a process that went away (supervision).
-      const st = await driver.status(id);
-      state = st.state;
-      if (st.pid === null) {
-        this.prev.delete(id);
-        this.latest.delete(id);
-        return null;
-      }
-      vcpus = st.vcpus ?? 1;
       cur = await driver.stats(id);
+      obs = this.observed.get(id);
+      if (!obs || obs.pid !== cur.pid || clock.now() - obs.atMs > (this.o.statusRefreshMs ?? 30_000)) {
+        const st = await driver.status(id);
+        obs = { pid: st.pid, state: st.state, vcpus: st.vcpus ?? 1, atMs: clock.now() };
+        this.observed.set(id, obs);
+      }
     } catch (e) {
-      this.o.log.debug({ vmId: id, err: errText(e) }, 'sampling a VM failed');
+      this.prev.delete(id);
+      this.latest.delete(id);
+      this.observed.delete(id);
+      // No process: ask for the status once, so the driver notices the exit and reports it.
+      if (isHypervisorError(e, 'VM_INVALID_STATE')) await driver.status(id).catch(() => undefined);
+      else this.o.log.debug({ vmId: id, err: errText(e) }, 'sampling a VM failed');
       return null;
     }
-    const out = usageSamples(this.prev.get(id) ?? null, cur, vcpus);
+    const out = usageSamples(this.prev.get(id) ?? null, cur, obs.vcpus);
     this.prev.set(id, cur);
-    const target = state === 'running' ? this.o.source.probeTarget(id) : null;
+    const target = obs.state === 'running' ? this.o.source.probeTarget(id) : null;
     if (target) {
-      const timeoutMs = Math.min(this.o.probeTimeoutMs ?? 2000, this.o.intervalMs);
+      // At most half the interval: a hanging guest must not push the next tick back.
+      const timeoutMs = Math.min(this.o.probeTimeoutMs ?? 2000, this.o.intervalMs / 2);
       const at = clock.now();
       const probe = this.o.probe
         ? await this.o.probe(target.url, signal ?? new AbortController().signal)

@@ -271,7 +271,11 @@ export class VmManager {
         log.info({ vmId: id, pid: st.pid, servicePort: rec.servicePort }, 'VM started');
         return;
       } catch (e) {
-        records.update(id, (r) => (r.lastError = toLastError(e)));
+        records.update(id, (r) => {
+          r.lastError = toLastError(e);
+          // A process that never came up did not crash: it is reported `exited`, with the error.
+          r.lastExit = { state: 'exited', reason: 'start-failed', pid: null, atMs: clock.now() };
+        });
         const portTaken = e instanceof VmStartFailedError && rec.spec.servicePort === 0 && !(await ports.isFree(address, rec.servicePort));
         if (portTaken && attempt < PORT_ATTEMPTS) {
           const servicePort = await ports.pick(address, this.portsInUse());

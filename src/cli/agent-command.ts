@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
+import type { HypervisorDriver } from '../hypervisor/driver.js';
 import type { IO } from './commands.js';
 import { EXIT } from './exit-codes.js';
 
@@ -34,10 +35,13 @@ export interface AgentCommandArgs {
   logLevel?: string;
 }
 
-/** Extra hooks for tests and the lab: stop without a signal; learn the API URL. */
+/** Extra hooks for tests and the lab: stop without a process signal, another environment or driver. */
 export interface AgentCommandIO extends IO {
+  /** Stops the agent like SIGTERM. */
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** The driver to use (default: the QEMU driver on the run dir). */
+  makeDriver?: (runDir: string, name: string) => HypervisorDriver;
 }
 
 /** Splits `host:port` / `host` / `port` (IPv6 as `[::1]:7070`). */
@@ -92,7 +96,7 @@ export async function agentCommand(args: AgentCommandArgs, io: AgentCommandIO): 
 
   // pino writes its JSON lines through io.stderr; the token is never a log field.
   const log = pino({ level: args.logLevel ?? 'info', base: { agent: name }, redact: ['token', 'authorization'] }, { write: (s: string) => io.stderr(s) });
-  const driver = new QemuHypervisorDriver({ baseDir: runDir, host: name });
+  const driver = io.makeDriver ? io.makeDriver(runDir, name) : new QemuHypervisorDriver({ baseDir: runDir, host: name });
   const agent = await Agent.start(
     { name, serverUrl: args.server, token, address, listenHost: listen.host, listenPort: listen.port, runDir, intervalMs, leaseMs, labels },
     { driver, log },
