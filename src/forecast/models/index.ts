@@ -37,13 +37,17 @@ export const MODELS: Record<string, ForecastModel> = {
 export const DEFAULT_MODELS: string[] = ['snaive', 'seasonal_median', 'mstl_ets', 'prophet_like'];
 
 /**
- * Cheap models (well under a millisecond a fit) that every series is backtested with first.
- * The heavier ones (MSTL + ETS ~10 ms, the Prophet-style regression ~50 ms a fit on a month of
- * 5-minute data) are backtested only when these leave structure unexplained: on the Bitbrains
- * CPU benchmark they rarely beat the first tier, and running them everywhere made the whole
- * run ~7× slower for a MASE change under 0.5 %.
+ * The default candidates in tiers of cost. Every series is backtested with the first tier
+ * (well under a millisecond a fit); each further tier is tried only while the best model so far
+ * leaves structure unexplained (see `escalationReason` in pipeline.ts): MSTL + ETS (~10 ms a
+ * fit on a month of 5-minute data), then the Prophet-style regression (~50 ms). On the Bitbrains
+ * CPU benchmark the heavier models rarely beat the first tier, and running them on every series
+ * made the whole run ~7× slower for a MASE change under 0.5 %.
  */
-export const FIRST_TIER_MODELS: string[] = ['snaive', 'seasonal_median'];
+export const MODEL_TIERS: string[][] = [['snaive', 'seasonal_median'], ['mstl_ets'], ['prophet_like']];
+
+/** The first tier (see {@link MODEL_TIERS}). */
+export const FIRST_TIER_MODELS: string[] = MODEL_TIERS[0];
 
 /** Names of every registered model, in registration order. */
 export function modelNames(): string[] {
