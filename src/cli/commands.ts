@@ -93,6 +93,32 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
     );
 
   program
+    .command('agent')
+    .description(
+      'Run the host agent: registers with the server and heartbeats under a lease, runs and supervises\n' +
+        "this host's VMs (re-adopting running ones after a restart), samples them, probes their services,\n" +
+        'and fences itself (pauses its VMs) when it cannot renew its lease. SIGTERM stops the agent, not the VMs.',
+    )
+    .option('--name <name>', "host name (default: this machine's host name)")
+    .option('--server <url>', 'server base URL, e.g. http://127.0.0.1:7000')
+    .addOption(new Option('--token <token>', 'bearer token (server and agent API)').env('UMBRA_TOKEN'))
+    .option('--listen <addr>', 'agent API listen address host:port, host or port (default <address>:7070)')
+    .option('--address <ip>', "host address VMs' service ports are forwarded on (default 127.0.0.1)")
+    .option('--run-dir <dir>', 'VM run directories (default $UMBRA_RUN_DIR or ~/.local/state/umbra)')
+    .option('--interval <dur>', 'sampling interval (default 10s)')
+    .option('--lease <dur>', 'lease assumed until the server replies (default 15s)')
+    .option('--label <k=v>', 'host label, e.g. zone=a (repeatable)', collect)
+    .option('--log-level <level>', 'log level (default info)')
+    .action((opts) =>
+      done(
+        (async () => {
+          const { agentCommand } = await import('./agent-command.js');
+          return agentCommand(opts, io);
+        })(),
+      ),
+    );
+
+  program
     .command('demo')
     .description('Forecast every shared Bitbrains VM and write a report with plots to out/demo/')
     .option('--data <dir>', 'the shared data folder (default: $UMBRA_DATA or ../shared/data)')

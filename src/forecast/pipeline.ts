@@ -247,7 +247,7 @@ function calibrationBacktest(
  * above `maseAbove`, or its errors are biased beyond `biasAbove` (mean error / MAE).
  */
 export function escalationReason(results: readonly BacktestResult[], scale: number, o: EscalationOptions): string | undefined {
-  if (results.length === 0) return 'no first-tier model could be backtested';
+  if (results.length === 0) return 'no cheaper model could be backtested';
   let best: { mase: number; bias: number } | undefined;
   for (const r of results) {
     let abs = 0;
@@ -264,9 +264,9 @@ export function escalationReason(results: readonly BacktestResult[], scale: numb
     const mase = abs / c / scale;
     if (!best || mase < best.mase) best = { mase, bias: abs > 0 ? sum / abs : 0 };
   }
-  if (!best) return 'no first-tier model could be scored';
-  if (best.mase > o.maseAbove) return `first-tier MASE ${best.mase.toFixed(2)} > ${o.maseAbove}`;
-  if (Math.abs(best.bias) > o.biasAbove) return `first-tier errors biased (${best.bias.toFixed(2)})`;
+  if (!best) return 'no cheaper model could be scored';
+  if (best.mase > o.maseAbove) return `best MASE so far ${best.mase.toFixed(2)} > ${o.maseAbove}`;
+  if (Math.abs(best.bias) > o.biasAbove) return `best model so far biased (${best.bias.toFixed(2)})`;
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,10 @@ describe('SQLite store specifics', () => {
   });
 
   it('reports a file it cannot open as STORE_FAILED', () => {
-    expect(() => openSqliteStore({ path: '/proc/umbra-cannot/umbra.db' })).toThrow(expect.objectContaining({ code: 'STORE_FAILED' }));
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder');
+    expect(() => openSqliteStore({ path: join(file, 'umbra.db') })).toThrow(expect.objectContaining({ code: 'STORE_FAILED' }));
+    // A file that is not a database.
+    expect(() => openSqliteStore({ path: file })).toThrow(expect.objectContaining({ code: 'STORE_FAILED' }));
   });
 });

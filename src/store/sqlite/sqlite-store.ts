@@ -54,9 +54,9 @@ const DEFAULT_EVENT_LIMIT = 1000;
 /** Opens (creating and migrating when needed) a SQLite store. */
 export function openSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const memory = opts.path === ':memory:';
-  if (!memory) mkdirSync(dirname(opts.path), { recursive: true });
   let db: Database.Database;
   try {
+    if (!memory) mkdirSync(dirname(opts.path), { recursive: true });
     db = new Database(opts.path);
   } catch (e) {
     throw new StoreFailedError(`cannot open the store: ${(e as Error).message}`, { file: opts.path }, { cause: e });
