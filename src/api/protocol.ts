@@ -15,6 +15,8 @@
  *   DELETE /v1/vms/:id                                         -> 204
  *   GET    /v1/vms/:id/samples?metric=&from=&to=               -> { samples: Sample[] }
  *   GET    /v1/vms/:id/forecasts                               -> { forecasts: SeriesForecast[] }
+ *                                       (additive: `computedAt` {metric: epoch s}, `skipped` [{metric, code, reason}])
+ *   GET    /v1/events?after=&vm=&kind=&limit=                  -> { events }  (additive: the event log)
  *   GET    /v1/status                                          -> StatusReport  (what `umbra status --json` prints)
  *   GET    /healthz (no auth)                                  -> 200
  *

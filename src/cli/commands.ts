@@ -93,6 +93,46 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
     );
 
   program
+    .command('server')
+    .description(
+      'Run the control plane: SQLite store, agent registration and leases, sample ingestion with\n' +
+        'retention, VM placement, the scheduled profiler, and the REST API (bearer token on every route).',
+    )
+    .option('--listen <addr>', 'ADDR:PORT to listen on (default 127.0.0.1:7000)')
+    .option('--data-dir <dir>', 'SQLite file and token file (default $UMBRA_DATA_DIR or ~/.local/state/umbra/server)')
+    .addOption(new Option('--token <token>', 'bearer token (default: the data dir\'s token file, else a new one)').env('UMBRA_TOKEN'))
+    .option('--policy <file>', 'policy file (its forecast section drives the profiler)')
+    .option('--kernel <path>', 'guest kernel for VMs (default: the umbra image build cache)')
+    .option('--initrd <path>', 'guest initramfs for VMs')
+    .option('--lease <dur>', 'agent lease (default 15s)')
+    .option('--retention-raw <dur>', 'raw samples kept before 5-minute averaging (default 7d)')
+    .option('--retention-downsampled <dur>', '5-minute averages kept (default 35d)')
+    .option('--log-level <level>', 'log level (default info)')
+    .action((opts) =>
+      done(
+        (async () => {
+          const { serverCommand } = await import('./server-command.js');
+          return serverCommand(opts, io);
+        })(),
+      ),
+    );
+
+  program
+    .command('status')
+    .description('Show agents and VMs as the server sees them (server/token from flags, UMBRA_SERVER/UMBRA_TOKEN, or the lab state file)')
+    .option('--server <url>', 'server base URL')
+    .addOption(new Option('--token <token>', 'bearer token').env('UMBRA_TOKEN'))
+    .option('--json', 'print the StatusReport JSON')
+    .action((opts) =>
+      done(
+        (async () => {
+          const { statusCommand } = await import('./status-command.js');
+          return statusCommand(opts, io);
+        })(),
+      ),
+    );
+
+  program
     .command('agent')
     .description(
       'Run the host agent: registers with the server and heartbeats under a lease, runs and supervises\n' +

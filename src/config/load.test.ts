@@ -44,7 +44,7 @@ describe('parseConfigText', () => {
 forecast:
   horizons: [30m, 2h]
   levels: [95, 50]
-  models: [snaive, mstl]
+  models: [snaive, mstl_ets]
   lstm: true
   history: 2w
   schedule: 90
@@ -70,7 +70,7 @@ budgets:
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const c = r.config;
-    expect(c.forecast).toEqual({ horizons: [1800, 7200], levels: [50, 95], models: ['snaive', 'mstl'], lstm: true, history: 1209600, schedule: 90 });
+    expect(c.forecast).toEqual({ horizons: [1800, 7200], levels: [50, 95], models: ['snaive', 'mstl_ets'], lstm: true, history: 1209600, schedule: 90 });
     expect(c.policies.warmup_task).toEqual({ command: { argv: ['/bin/check', '--fast'], timeout: 60 } });
     expect(c.policies.max_data_loss).toBe(0);
     expect(c.policies.failover_priority).toBe(-5);

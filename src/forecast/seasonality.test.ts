@@ -76,3 +76,14 @@ describe('detectSeasonalities', () => {
     expect(s[0].significant).toBe(true);
   });
 });
+
+describe('detectSeasonalities on short histories', () => {
+  it('finds a clean daily wave in exactly 3 days of 5-minute data', () => {
+    const n = 3 * 288;
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) y[i] = 50 + 20 * Math.sin((2 * Math.PI * i) / 288) + ((i * 7919) % 11) / 10;
+    const daily = detectSeasonalities(y, 300).find((s) => s.name === 'daily')!;
+    expect(daily.significant).toBe(true);
+    expect(daily.strength).toBeGreaterThan(0.9);
+  });
+});

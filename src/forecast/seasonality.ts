@@ -95,6 +95,9 @@ export function significantSeasonalities(s: readonly Seasonality[]): Seasonality
   return s.filter((x) => x.significant).sort((a, b) => a.period - b.period);
 }
 
+/** Strength at which a period is significant whatever the autocorrelation test says. */
+const STRONG_STRENGTH = 0.64;
+
 function testPeriod(x: Float64Array, period: number, z: number, minStrength: number): PeriodTest {
   const n = x.length;
   const trend = centeredMovingAverage(x, period);
@@ -139,6 +142,9 @@ function testPeriod(x: Float64Array, period: number, z: number, minStrength: num
   let sumSq = 0;
   for (let k = 1; k < period; k++) sumSq += r[k] * r[k];
   const bound = z * Math.sqrt((1 + 2 * sumSq) / n);
-  const significant = r[period] > bound && strength >= minStrength;
+  // Bartlett's bound sums r[k]² over every lag below the period: for a smooth, strong wave
+  // (r[k]² large everywhere) it approaches 1 on short histories and rejects an obvious season.
+  // A strength of at least 0.64 (Wang, Smith & Hyndman's "strong") is significant by itself.
+  const significant = (r[period] > bound && strength >= minStrength) || strength >= STRONG_STRENGTH;
   return { strength, significant, seasonal };
 }
