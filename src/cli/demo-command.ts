@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { availableParallelism } from 'node:os';
 import { UsageError } from '../core/errors.js';
 import { executeForecast, forecastJson, planForecast, writePlots } from './forecast-command.js';
 import { formatJobError } from '../fleet/job.js';
@@ -49,7 +50,7 @@ export async function demoCommand(args: DemoArgs, io: IO, now: () => Date = () =
   for (const f of run.forecasts) models.set(f.model, (models.get(f.model) ?? 0) + 1);
   const notes = [
     `Input: ${bitbrains} (Bitbrains GWA-T-12 Rnd, August 2013; research use, cite Shen, van Beek, Iosup, CCGrid 2015).`,
-    `${run.forecasts.length} series forecast, ${run.errors.length} failed, in ${seconds.toFixed(1)} s on ${plan.workers ?? 'all'} worker(s).`,
+    `${run.forecasts.length} series forecast, ${run.errors.length} failed, in ${seconds.toFixed(1)} s on ${plan.workers ?? availableParallelism()} worker thread(s).`,
     `Models chosen: ${[...models].sort((a, b) => b[1] - a[1]).map(([m, n]) => `${m} × ${n}`).join(', ')}.`,
   ];
   const opts = { title: 'Umbra demo: forecasts of the Bitbrains VMs', generatedAt: now().toISOString(), horizons: plan.horizons, failures, notes };

@@ -74,7 +74,7 @@ export async function readFile(path: string, format?: InputFormat): Promise<RawS
 /**
  * Reads files and directories one file at a time, yielding each file's series or error, so a
  * caller can forecast and release each before the next is read (bounded memory for fleets).
- * A directory stands for the files directly inside it (sorted by name, hidden files and
+ * A directory stands for the files directly inside it (in natural order: 2 before 10; hidden files and
  * sub-directories skipped). A missing path or an empty directory yields an error.
  */
 export async function* iterInputs(paths: string[], opts: ReadInputsOptions = {}): AsyncGenerator<FileOutcome> {
@@ -133,7 +133,7 @@ async function expand(path: string): Promise<string[]> {
   const files = entries
     .filter((e) => !e.name.startsWith('.') && (e.isFile() || e.isSymbolicLink()))
     .map((e) => e.name)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
     .map((name) => join(path, name));
   const regular: string[] = [];
   for (const f of files) if ((await stat(f).catch(() => undefined))?.isFile()) regular.push(f);

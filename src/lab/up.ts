@@ -1,0 +1,219 @@
+/**
+ * `umbra lab up`: the guest image, N hosts as network namespaces on a bridge, a server on the
+ * bridge address, one agent inside each namespace, then M VMs created through the server API
+ * and waited for until their guest service answers from the root namespace.
+ *
+ * Every step is recorded in the state file BEFORE it is taken (the namespace names, then each
+ * pid as soon as it exists), so `umbra lab down` cleans up whatever a crash left.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { AgentRecord, VmRecord } from '../api/protocol.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { ServerApiClient } from '../server/client.js';
+import { cliEntry } from './entry.js';
+import { LabError, requireRoot } from './errors.js';
+import { waitFor200 } from './http.js';
+import { labLayout } from './layout.js';
+import { ensureBridge, ensureHostNet, linkExists, listNetns } from './net.js';
+import { spawnDetached, tailFile, waitForJsonLine } from './procs.js';
+import { labPaths, readLabState, writeLabState, type LabHostState, type LabProcess, type LabState } from './state.js';
+
+/** Options of {@link labUp}. */
+export interface LabUpOptions {
+  hosts: number;
+  vms: number;
+  /** The state dir (`$UMBRA_STATE_DIR` or ~/.local/state/umbra). */
+  stateDir: string;
+  /** Agents' sampling interval, e.g. `2s` (default: the agent's own, 10s). */
+  interval?: string;
+  /** Server port on the bridge address (default 7000). */
+  serverPort?: number;
+  /** Environment for the spawned processes (default process.env; the token is added). */
+  env?: NodeJS.ProcessEnv;
+  /** Progress lines (stderr). */
+  progress?: (message: string) => void;
+  clock?: Clock;
+}
+
+/** What `umbra lab up --json` prints. */
+export interface LabUpResult {
+  server: string;
+  token: string;
+  hosts: { name: string; address: string }[];
+  vms: { id: string; host: string; pid: number | null; endpoint: string | null }[];
+}
+
+/** How long each wait of `up` may take. */
+const TIMEOUTS = { ready: 30_000, register: 30_000, health: 120_000, create: 180_000 };
+
+/** Waits until a spawned process prints its JSON line; a LabError with its log tail otherwise. */
+async function ready<T>(proc: LabProcess, what: string, step: 'server' | 'agent', clock: Clock): Promise<T> {
+  try {
+    return await waitForJsonLine<T>(proc.out, proc.pid, TIMEOUTS.ready, clock);
+  } catch (e) {
+    const logTail = tailFile(proc.log);
+    throw new LabError('INTERNAL', `${what} did not start: ${(e as Error).message}\n${logTail}`, { step, logTail, file: proc.log }, { cause: e });
+  }
+}
+
+/**
+ * Brings a lab up (see the module comment) and resolves with what `--json` prints. Throws a
+ * LabError naming the failed step; what was created stays recorded for `umbra lab down`.
+ */
+export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
+  requireRoot();
+  const clock = o.clock ?? systemClock;
+  const say = o.progress ?? (() => undefined);
+  const layout = labLayout(o.hosts, o.vms);
+  const paths = labPaths(o.stateDir);
+  if (readLabState(o.stateDir)) {
+    throw new LabError('USAGE', `a lab is already recorded in ${paths.stateFile}: run umbra lab down first`, { step: 'state', file: paths.stateFile });
+  }
+  // One lab per machine: the network names are fixed. Refuse to adopt another lab's leftovers.
+  const existing = await listNetns();
+  const taken = [...layout.hosts.map((h) => h.netns).filter((n) => existing.includes(n)), ...((await linkExists(layout.network.bridge)) ? [layout.network.bridge] : [])];
+  if (taken.length) {
+    throw new LabError('USAGE', `${taken.join(', ')} already exist (another lab, with another state dir?): run umbra lab down with that UMBRA_STATE_DIR`, { step: 'network' });
+  }
+  const entry = cliEntry();
+  const t0 = performance.now();
+  const secs = () => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+
+  say('building or finding the guest image');
+  const { buildImage } = await import('../guest/index.js');
+  const image = await buildImage({ onProgress: (e) => say(`image: ${e.message}`) }).catch((e: unknown) => {
+    throw new LabError('INTERNAL', `the guest image could not be built: ${(e as Error).message}`, { step: 'image' }, { cause: e });
+  });
+
+  const token = randomBytes(24).toString('hex');
+  const hosts: LabHostState[] = layout.hosts.map((h) => ({ ...h, runDir: join(paths.hostsDir, h.name), apiUrl: null, agent: null }));
+  const state: LabState = {
+    version: 1,
+    phase: 'starting',
+    createdAt: clock.now(),
+    stateDir: o.stateDir,
+    labDir: paths.labDir,
+    network: layout.network,
+    hosts,
+    token,
+    server: null,
+    vms: [],
+    image: { kernel: image.kernel, initrd: image.initrd },
+  };
+  for (const d of [paths.labDir, paths.logsDir, paths.serverDir, ...hosts.map((h) => h.runDir)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  writeLabState(state);
+
+  try {
+    say(`network: bridge ${layout.network.bridge} ${layout.network.bridgeAddress}/${layout.network.prefix}, ${hosts.length} namespaces`);
+    await ensureBridge(layout.network);
+    for (const h of hosts) await ensureHostNet(layout.network, h);
+
+    // The token travels in the environment, not on command lines.
+    const env = { ...(o.env ?? process.env), UMBRA_TOKEN: token };
+    const node = process.execPath;
+    const serverArgv = [
+      node, entry, 'server',
+      '--listen', `${layout.network.bridgeAddress}:${o.serverPort ?? 7000}`,
+      '--data-dir', paths.serverDir,
+      '--kernel', image.kernel,
+      '--initrd', image.initrd,
+    ];
+    const serverProc: LabProcess = { pid: 0, argv: serverArgv, out: join(paths.logsDir, 'server.out'), log: join(paths.logsDir, 'server.log') };
+    serverProc.pid = spawnDetached(serverArgv, serverProc.out, serverProc.log, env);
+    state.server = { ...serverProc, url: '', dataDir: paths.serverDir };
+    writeLabState(state); // pid recorded; lab.json waits for the URL
+    const s = await ready<{ url: string }>(serverProc, 'the server', 'server', clock);
+    state.server.url = s.url;
+    writeLabState(state);
+    say(`server ${s.url} (pid ${serverProc.pid}) after ${secs()}`);
+
+    for (const h of hosts) {
+      const argv = agentArgv(state, h, node, entry, o.interval);
+      const p: LabProcess = { pid: 0, argv, out: join(paths.logsDir, `agent-${h.name}.out`), log: join(paths.logsDir, `agent-${h.name}.log`) };
+      p.pid = spawnDetached(argv, p.out, p.log, env);
+      h.agent = p;
+      writeLabState(state);
+    }
+    await Promise.all(
+      hosts.map(async (h) => {
+        const info = await ready<{ apiUrl: string }>(h.agent!, `the agent of ${h.name}`, 'agent', clock);
+        h.apiUrl = info.apiUrl;
+      }),
+    );
+    writeLabState(state);
+
+    const api = new ServerApiClient({ baseUrl: s.url, token, timeoutMs: TIMEOUTS.create });
+    await waitRegistered(api, hosts.map((h) => h.name), clock);
+    say(`${hosts.length} agents registered after ${secs()}`);
+
+    await Promise.all(
+      layout.vms.map(async (v) => {
+        const tc = performance.now();
+        const rec = await api.request<VmRecord>('POST', '/v1/vms', { id: v.id, host: v.host });
+        const vm = { id: v.id, host: rec.status.host || v.host, pid: rec.status.pid, endpoint: rec.status.endpoint };
+        state.vms.push(vm);
+        writeLabState(state);
+        if (rec.status.lastError || !vm.endpoint) {
+          const err = rec.status.lastError;
+          throw new LabError('VM_START_FAILED', `VM ${v.id} on ${v.host} did not start: ${err ? `${err.message}${err.stderrTail ? `\n${err.stderrTail}` : ''}` : `state ${rec.status.state}, no endpoint`}`, {
+            step: 'vm',
+            vmId: v.id,
+            host: v.host,
+          });
+        }
+        if (!(await waitFor200(`${vm.endpoint}/health`, TIMEOUTS.health, clock))) {
+          throw new LabError('INTERNAL', `VM ${v.id}: ${vm.endpoint}/health did not answer within ${TIMEOUTS.health / 1000} s`, { step: 'health', vmId: v.id });
+        }
+        say(`${v.id} on ${vm.host}: pid ${vm.pid}, ${vm.endpoint}/health answered ${((performance.now() - tc) / 1000).toFixed(2)} s after create`);
+      }),
+    );
+    state.vms.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+    state.phase = 'up';
+    writeLabState(state);
+    say(`lab up after ${secs()}`);
+    return {
+      server: s.url,
+      token,
+      hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
+      vms: state.vms.map((v) => ({ id: v.id, host: v.host, pid: v.pid, endpoint: v.endpoint })),
+    };
+  } catch (e) {
+    state.phase = 'failed';
+    writeLabState(state);
+    if (e instanceof LabError) e.message += ' (what was created is recorded: umbra lab down removes it)';
+    throw e;
+  }
+}
+
+/**
+ * The argument vector of host `h`'s agent: `ip netns exec <ns> node <entry> agent ...` (the
+ * token comes from $UMBRA_TOKEN). `ip netns exec` execs in place, so the pid is the agent's.
+ */
+export function agentArgv(state: Pick<LabState, 'server'>, h: LabHostState, node: string, entry: string, interval?: string): string[] {
+  if (!state.server?.url) throw new LabError('INTERNAL', 'the server must be up before its agents', { step: 'agent' });
+  return [
+    'ip', 'netns', 'exec', h.netns,
+    node, entry, 'agent',
+    '--name', h.name,
+    '--server', state.server.url,
+    '--address', h.address,
+    '--run-dir', h.runDir,
+    ...(interval ? ['--interval', interval] : []),
+  ];
+}
+
+/** Waits until every named agent is registered and alive in the server's view. */
+async function waitRegistered(api: ServerApiClient, names: string[], clock: Clock): Promise<void> {
+  const end = clock.now() + TIMEOUTS.register;
+  let seen: AgentRecord[] = [];
+  while (clock.now() < end) {
+    seen = (await api.request<{ agents: AgentRecord[] }>('GET', '/v1/agents').catch(() => ({ agents: [] as AgentRecord[] }))).agents;
+    if (names.every((n) => seen.some((a) => a.name === n && a.alive))) return;
+    await clock.sleep(200);
+  }
+  const missing = names.filter((n) => !seen.some((a) => a.name === n && a.alive));
+  throw new LabError('AGENT_UNAVAILABLE', `agents ${missing.join(', ')} did not register within ${TIMEOUTS.register / 1000} s`, { step: 'register', hosts: missing });
+}
