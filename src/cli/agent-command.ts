@@ -3,6 +3,7 @@
  * by the next agent). Prints one JSON line on stdout once it listens:
  * `{"name","apiUrl","address","runDir","pid"}`; logs (pino JSON lines) go to stderr.
  */
+import { waitForStop } from '../core/signals.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { parseDuration } from '../core/duration.js';
@@ -106,24 +107,4 @@ export async function agentCommand(args: AgentCommandArgs, io: AgentCommandIO): 
   await waitForStop(io.signal, (sig) => log.info({ signal: sig }, 'stopping (VMs keep running)'));
   await agent.stop();
   return EXIT.OK;
-}
-
-/** Resolves on the first SIGTERM/SIGINT or when `signal` aborts; removes its handlers after. */
-function waitForStop(signal: AbortSignal | undefined, onSignal: (sig: NodeJS.Signals) => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const handler = (sig: NodeJS.Signals) => {
-      onSignal(sig);
-      done();
-    };
-    process.once('SIGTERM', handler);
-    process.once('SIGINT', handler);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -3,6 +3,7 @@
  * once it listens: `{"url","dataDir","pid","tokenSource","tokenFile"}`, plus `"token"` when it
  * generated one (the only time the token is ever printed); logs (pino JSON lines) go to stderr.
  */
+import { waitForStop } from '../core/signals.js';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -138,24 +139,4 @@ export async function serverCommand(args: ServerCommandArgs, io: ServerCommandIO
   await waitForStop(io.signal, (sig) => log.info({ signal: sig }, 'stopping'));
   await server.close();
   return EXIT.OK;
-}
-
-/** Resolves on the first SIGTERM/SIGINT or when `signal` aborts; removes its handlers after. */
-function waitForStop(signal: AbortSignal | undefined, onSignal: (sig: NodeJS.Signals) => void): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      process.off('SIGTERM', handler);
-      process.off('SIGINT', handler);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const handler = (sig: NodeJS.Signals) => {
-      onSignal(sig);
-      done();
-    };
-    process.once('SIGTERM', handler);
-    process.once('SIGINT', handler);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
-  });
 }

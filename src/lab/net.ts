@@ -12,6 +12,13 @@ async function ip(args: string[]): Promise<void> {
   if (r.code !== 0) throw new LabError('INTERNAL', `ip ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.code}`}`, { step: 'network' });
 }
 
+/** Runs a removal; "already gone" (which can race: a veth pair vanishes with its namespace) is success. */
+async function ipRemove(args: string[]): Promise<void> {
+  const r = await run('ip', args);
+  if (r.code === 0 || /Cannot find device|No such file or directory|does not exist/i.test(r.stderr)) return;
+  throw new LabError('INTERNAL', `ip ${args.join(' ')} failed: ${r.stderr.trim() || `exit ${r.code}`}`, { step: 'network' });
+}
+
 /** True when a link with this name exists in the root namespace. */
 export async function linkExists(name: string): Promise<boolean> {
   return (await run('ip', ['link', 'show', 'dev', name])).code === 0;
@@ -48,7 +55,7 @@ export async function ensureHostNet(net: LabNetwork, h: LabHostLayout): Promise<
   const nsHasVeth = (await run('ip', ['-n', h.netns, 'link', 'show', 'dev', h.vethNs])).code === 0;
   if (!nsHasVeth) {
     // A root-side leftover whose peer is gone would block the add: replace it.
-    if (await linkExists(h.vethRoot)) await ip(['link', 'del', h.vethRoot]);
+    if (await linkExists(h.vethRoot)) await ipRemove(['link', 'del', h.vethRoot]);
     await ip(['link', 'add', h.vethRoot, 'type', 'veth', 'peer', 'name', h.vethNs, 'netns', h.netns]);
   }
   await ip(['link', 'set', h.vethRoot, 'master', net.bridge]);
@@ -61,12 +68,12 @@ export async function ensureHostNet(net: LabNetwork, h: LabHostLayout): Promise<
 
 /** Removes host `h`'s namespace and veth pair (absent is fine). Its processes must be gone first. */
 export async function removeHostNet(h: LabHostLayout): Promise<void> {
-  if ((await listNetns()).includes(h.netns)) await ip(['netns', 'del', h.netns]);
+  if ((await listNetns()).includes(h.netns)) await ipRemove(['netns', 'del', h.netns]);
   // Deleting the namespace deletes its veth end, and with it the pair; a leftover root end is removed here.
-  if (await linkExists(h.vethRoot)) await ip(['link', 'del', h.vethRoot]);
+  if (await linkExists(h.vethRoot)) await ipRemove(['link', 'del', h.vethRoot]);
 }
 
 /** Removes the bridge (absent is fine). */
 export async function removeBridge(net: LabNetwork): Promise<void> {
-  if (await linkExists(net.bridge)) await ip(['link', 'del', net.bridge]);
+  if (await linkExists(net.bridge)) await ipRemove(['link', 'del', net.bridge]);
 }
