@@ -9,6 +9,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,13 +112,14 @@ describe.skipIf(!isRoot)('umbra lab with 2 hosts and 1 real VM', () => {
 
   it("GET /load?cpu=50&seconds=40 shows in the server's samples as 0.5 ± 0.15 cores", async () => {
     const start = Date.now() / 1000;
+    const idle = (await serverGet<{ samples: UsageSample[] }>(`/v1/vms/vm1/samples?metric=cpu_cores&from=${Math.floor(start - 20)}&to=${Math.floor(start)}`)).samples.map((x) => x.value);
     const r = await fetch(`${vm.endpoint}/load?cpu=50&seconds=40`, { signal: AbortSignal.timeout(10_000) });
     expect(r.status).toBe(200);
     await systemClock.sleep(38_000);
     // Skip the first 3 s (the guest calibrates its spin rate); samples reach the server in batches.
     const { samples } = await serverGet<{ samples: UsageSample[] }>(`/v1/vms/vm1/samples?metric=cpu_cores&from=${Math.floor(start + 3)}&to=${Math.ceil(start + 38)}`);
     const values = samples.map((s) => s.value);
-    console.log(`[measured] lab load cpu=50 via server samples: cpu_cores median ${median(values).toFixed(3)} (n=${values.length}, min ${Math.min(...values).toFixed(3)}, max ${Math.max(...values).toFixed(3)})`);
+    console.log(`[measured] lab load cpu=50 via server samples: cpu_cores median ${median(values).toFixed(3)} (n=${values.length}, min ${Math.min(...values).toFixed(3)}, max ${Math.max(...values).toFixed(3)}); idle before: median ${idle.length ? median(idle).toFixed(3) : '-'} (n=${idle.length}); load average ${loadavg()[0].toFixed(2)}`);
     expect(values.length).toBeGreaterThanOrEqual(8);
     expect(median(values)).toBeGreaterThan(0.35);
     expect(median(values)).toBeLessThan(0.65);

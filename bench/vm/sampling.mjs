@@ -97,3 +97,22 @@ export async function measureSampling(driver, vms, opts) {
     sampler.close();
   }
 }
+
+/**
+ * One cost from several runs' costs: the per-pass and per-call values pooled, the math cost
+ * as the median of the runs'.
+ * @param {readonly SamplingCost[]} costs  same `vms` each
+ * @returns {SamplingCost}
+ */
+export function mergeCosts(costs) {
+  if (costs.length === 0) throw new RangeError('no sampling costs to merge');
+  const maths = costs.map((c) => c.mathUs).sort((a, b) => a - b);
+  const m = maths.length >> 1;
+  return {
+    vms: costs[0].vms,
+    passMsPerVm: summarize(costs.flatMap((c) => c.passMsPerVm.values)),
+    statsMs: summarize(costs.flatMap((c) => c.statsMs.values)),
+    mathUs: maths.length % 2 ? maths[m] : (maths[m - 1] + maths[m]) / 2,
+    samplesPerVm: costs[0].samplesPerVm,
+  };
+}

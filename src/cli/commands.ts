@@ -158,6 +158,40 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
       ),
     );
 
+  const lab = program
+    .command('lab')
+    .description('A multi-host lab on this machine: hosts as network namespaces on a bridge, an agent in each, a server, VMs (root only)');
+  const runLab = (action: 'up' | 'down' | 'status') => (opts: Record<string, unknown>) =>
+    done(
+      (async () => {
+        const { labCommand } = await import('./lab-command.js');
+        return labCommand(action, opts, io);
+      })(),
+    );
+  lab
+    .command('up')
+    .description('Create the hosts, start the server and agents, boot the VMs; prints {server, token, hosts, vms} with --json')
+    .option('--hosts <n>', 'number of hosts (default 2)')
+    .option('--vms <m>', 'number of VMs (default 1)')
+    .option('--interval <dur>', "the agents' sampling interval (default 10s)")
+    .option('--state-dir <dir>', 'lab state (default $UMBRA_STATE_DIR or ~/.local/state/umbra)')
+    .option('--json', 'print the lab as JSON')
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(runLab('up'));
+  lab
+    .command('down')
+    .description('Remove everything the lab created (processes, namespaces, bridge, files); safe after a crash and when run twice')
+    .option('--state-dir <dir>', 'lab state (default $UMBRA_STATE_DIR or ~/.local/state/umbra)')
+    .option('--json', 'print what was removed as JSON')
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(runLab('down'));
+  lab
+    .command('status')
+    .description('What of the lab is up')
+    .option('--state-dir <dir>', 'lab state (default $UMBRA_STATE_DIR or ~/.local/state/umbra)')
+    .option('--json', 'print the status as JSON')
+    .action(runLab('status'));
+
   program
     .command('demo')
     .description('Forecast every shared Bitbrains VM and write a report with plots to out/demo/')

@@ -155,7 +155,10 @@ export async function executeForecast(plan: ForecastPlan, opts: { progress?: boo
       const raw: RawSeries[] = await fetchPrometheusRange(plan.prometheus);
       for (const r of raw) jobs.push({ id: jobs.length, source: { kind: 'series', raw: [r] }, ...base });
     } catch (e) {
-      errors.push(toJobError(e, { file: plan.prometheus.url }));
+      // The reader's errors already name the URL without credentials; never the raw one here.
+      const { redactUrl } = await import('../ingest/prometheus.js');
+      const err = toJobError(e);
+      errors.push(err.file ? err : { ...err, file: redactUrl(plan.prometheus.url) });
     }
   }
   const progress = makeProgress('forecast', jobs.length, opts.progress);

@@ -136,3 +136,19 @@ describe('fetchPrometheusRange over real HTTP on loopback', () => {
     expect(e.message).toMatch(/unreachable/);
   });
 });
+
+describe('fetchPrometheusRange with credentials in the URL', () => {
+  it('sends them as a Basic header to the URL without them, and never quotes the password', async () => {
+    const { fetchPrometheusRange } = await import('./prometheus.js');
+    const seen: { url: string; auth: string | undefined }[] = [];
+    const fetchImpl = (async (url: string, init: RequestInit) => {
+      seen.push({ url: String(url), auth: (init.headers as Record<string, string>).authorization });
+      return new Response(JSON.stringify({ status: 'error', error: 'bad query' }), { status: 400 });
+    }) as unknown as typeof fetch;
+    const err = await fetchPrometheusRange({ url: 'http://alice:s3cret@127.0.0.1:9/', query: 'up', start: 0, end: 600, step: 300, fetchImpl }).catch((e: Error & { context?: { file?: string } }) => e);
+    expect(seen[0].url).toBe('http://127.0.0.1:9/api/v1/query_range');
+    expect(seen[0].auth).toBe(`Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
+    expect(String((err as Error).message)).not.toMatch(/s3cret/);
+    expect(String((err as { context?: { file?: string } }).context?.file)).not.toMatch(/s3cret/);
+  });
+});

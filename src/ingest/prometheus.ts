@@ -147,6 +147,12 @@ export async function fetchPrometheusRange(q: PrometheusRangeQuery): Promise<Raw
   }
   const doFetch = q.fetchImpl ?? fetch;
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  // Credentials in the URL become a Basic header (fetch refuses such URLs, and its error would
+  // quote the password); the request goes to the URL without them. A bearer token wins.
+  const u = new URL(endpoint);
+  if (u.username || u.password) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  }
   if (q.token) headers.authorization = `Bearer ${q.token}`;
   const body = new URLSearchParams({ query: q.query, start: String(q.start), end: String(q.end), step: String(q.step) });
   const unavailable = (message: string, cause?: unknown): UmbraError =>
@@ -154,7 +160,7 @@ export async function fetchPrometheusRange(q: PrometheusRangeQuery): Promise<Raw
 
   let res: Response;
   try {
-    res = await doFetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(q.timeoutMs ?? 30_000) });
+    res = await doFetch(shown, { method: 'POST', headers, body, signal: AbortSignal.timeout(q.timeoutMs ?? 30_000) });
   } catch (e) {
     const why = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
     throw unavailable(`Prometheus unreachable: ${why}`, e);
@@ -205,8 +211,8 @@ export function labelSuffixes(sets: Array<Record<string, string>>): string[] {
   });
 }
 
-/** The URL without user:password. */
-function redactUrl(url: string): string {
+/** The URL without user:password (for messages and for the request itself). */
+export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = '';
