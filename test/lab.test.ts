@@ -101,8 +101,10 @@ describe.skipIf(!isRoot)('umbra lab with 2 hosts and 1 real VM', () => {
     expect(inNs).toEqual(expect.arrayContaining([st.hosts[0].agent!.pid, vm.pid]));
   }, 300_000);
 
+  let appended = '';
   it('appends through the guest API are durable and read back', async () => {
     const line = `lab-test ${process.pid} ${Date.now()}`;
+    appended = line;
     const a = await fetch(`${vm.endpoint}/append`, { method: 'POST', body: line + '\n', signal: AbortSignal.timeout(10_000) });
     expect(a.status).toBe(200);
     expect((await a.json()) as { seq: number }).toMatchObject({ seq: expect.any(Number) });
@@ -168,6 +170,33 @@ describe.skipIf(!isRoot)('umbra lab with 2 hosts and 1 real VM', () => {
     const s = await lab('status', { json: true });
     expect(JSON.parse(s.out)).toMatchObject({ exists: true, phase: 'up', healthy: true, vms: [{ id: 'vm1', pid: vm.pid, alive: true, health: true }] });
   }, 60_000);
+
+  it('appended lines survive a guest reboot (ACPI power-down through the agent, then start)', async () => {
+    const state = readLabState(stateDir)!;
+    const host = state.hosts.find((h) => h.name === vm.host)!;
+    const agentOp = async (op: string) => {
+      const r = await fetch(`${host.apiUrl}/v1/vms/${vm.id}/${op}`, { method: 'POST', headers: { authorization: `Bearer ${up.token}` }, signal: AbortSignal.timeout(60_000) });
+      expect(r.status, `${op}: ${await r.clone().text()}`).toBe(200);
+      return (await r.json()) as { state: string; pid: number | null; endpoint: string | null };
+    };
+    const down = await agentOp('powerdown');
+    expect(down.pid).toBeNull();
+    const started = await agentOp('start');
+    expect(started.pid).toEqual(expect.any(Number));
+    const endpoint = started.endpoint ?? vm.endpoint;
+    let log = '';
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      const r = await fetch(`${endpoint}/log`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+      if (r?.status === 200) {
+        log = await r.text();
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(log.split('\n')).toContain(appended);
+    vm.pid = started.pid!;
+  }, 120_000);
 
   it('lab down removes every namespace, process and file; a second down is fine', async () => {
     const before = findProcessesMentioning(stateDir).map((p) => p.pid);
