@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { agentVmSpecSchema, type AgentInfo } from '../api/protocol.js';
 import { UsageError } from '../core/errors.js';
 import { VmSpecInvalidError } from '../hypervisor/errors.js';
-import { bearerMatches } from './auth.js';
+import { bearerMatches } from '../api/auth.js';
 import { errorResponse, HttpError } from './http-errors.js';
 import type { AgentLogger } from './log.js';
 import type { Sampler } from './sampler.js';

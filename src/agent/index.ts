@@ -13,7 +13,7 @@ export { SampleBuffer } from './sample-buffer.js';
 export { probeHttp, type ProbeResult, type ProbeOptions } from './probe.js';
 export { HttpServerClient, ServerRequestError, type ServerClient, type HttpServerClientOptions } from './server-client.js';
 export { startAgentApi, type AgentApi, type AgentApiOptions } from './api.js';
-export { bearerMatches } from './auth.js';
+export { bearerMatches } from '../api/auth.js';
 export { errorResponse, HTTP_STATUS, HttpError } from './http-errors.js';
 export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
 export { toVmSpec, checkAgentSpec, sameAgentSpec, endpointUrl, type Placement } from './vm-spec.js';

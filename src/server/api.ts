@@ -21,7 +21,7 @@ import type { Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError } from '../store/errors.js';
 import type { AgentRow, ObservedVm, Store, VmRow } from '../store/store.js';
 import type { AgentApi } from './agent-client.js';
-import { bearerMatches } from './auth.js';
+import { bearerMatches } from '../api/auth.js';
 import { UnauthorizedError } from './errors.js';
 import { parseWith, readJson, sendJson } from './http.js';
 import { errorResponse } from './http-errors.js';

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bearerMatches, resolveServerToken } from './auth.js';
+import { bearerMatches } from '../api/auth.js';
+import { resolveServerToken } from './auth.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'umbra-auth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,26 +1,12 @@
 /**
- * The server's bearer token: checking it in constant time, and finding it at start-up (flag,
+ * The server's bearer token: finding it at start-up (flag,
  * environment, or a generated one kept in a 0600 file in the data dir). The token is never
- * logged; only the CLI prints a generated one, once.
+ * logged; only the CLI prints a generated one, once. Checking it: src/api/auth.ts.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
-/**
- * True when `header` is `Bearer <token>`. Both sides are hashed and the digests compared with
- * timingSafeEqual, so the time taken reveals neither the token's content nor its length; a
- * header with another scheme costs the same comparison.
- */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!token) return false;
-  const m = /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? '');
-  const same = timingSafeEqual(digest(m ? m[1] : ''), digest(token));
-  return m !== null && same;
-}
 
 /** Where the token came from. */
 export type TokenSource = 'flag' | 'env' | 'file' | 'generated';
