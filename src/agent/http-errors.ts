@@ -1,9 +1,9 @@
 /**
- * Errors on the agent's HTTP API: one mapping from error code to HTTP status, and the protocol
- * body `{ error: { code, message, retryable, context } }`. A failed QEMU start carries QEMU's
+ * Errors on the agent's HTTP API (statuses from src/api/http-errors.ts, shared with the server). A failed QEMU start carries QEMU's
  * stderr tail in `context.stderrTail`.
  */
 import { isUmbraError } from '../core/errors.js';
+import { httpStatusOf, type ErrorBody } from '../api/http-errors.js';
 import { VmSpecInvalidError, VmStartFailedError } from '../hypervisor/errors.js';
 
 /** An error of the HTTP layer itself (auth, routing, body). */
@@ -18,27 +18,7 @@ export class HttpError extends Error {
   }
 }
 
-/** HTTP status per error code; anything unlisted is 500. */
-export const HTTP_STATUS: Readonly<Record<string, number>> = {
-  VM_NOT_FOUND: 404,
-  VM_EXISTS: 409,
-  VM_SPEC_INVALID: 400,
-  VM_INVALID_STATE: 409,
-  VM_START_FAILED: 502,
-  QMP_TIMEOUT: 503,
-  QMP_DISCONNECTED: 503,
-  QMP_PROTOCOL: 502,
-  HV_COMMAND_FAILED: 502,
-  POWERDOWN_TIMEOUT: 504,
-  HOTPLUG_FAILED: 409,
-  ACCEL_UNAVAILABLE: 503,
-  USAGE: 400,
-};
-
-/** The protocol error body. */
-export interface ErrorBody {
-  error: { code: string; message: string; retryable: boolean; context: Record<string, unknown> };
-}
+export { HTTP_STATUS, type ErrorBody } from '../api/http-errors.js';
 
 /** Status and body for any thrown value. */
 export function errorResponse(e: unknown): { status: number; body: ErrorBody } {
@@ -47,7 +27,7 @@ export function errorResponse(e: unknown): { status: number; body: ErrorBody } {
     const context: Record<string, unknown> = { ...e.context };
     if (e instanceof VmStartFailedError) context.stderrTail = e.stderrTail;
     if (e instanceof VmSpecInvalidError) context.issues = e.issues;
-    return { status: HTTP_STATUS[e.code] ?? 500, body: { error: { code: e.code, message: e.message, retryable: e.retryable, context } } };
+    return { status: httpStatusOf(e.code), body: { error: { code: e.code, message: e.message, retryable: e.retryable, context } } };
   }
   return { status: 500, body: { error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), retryable: false, context: {} } } };
 }
