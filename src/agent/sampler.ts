@@ -14,7 +14,7 @@
  * and report the exit (supervision).
  */
 import type { Clock } from '../core/clock.js';
-import type { UsageSample } from '../api/protocol.js';
+import type { SamplerStats, UsageSample } from '../api/protocol.js';
 import type { HypervisorDriver } from '../hypervisor/driver.js';
 import { isHypervisorError } from '../hypervisor/errors.js';
 import type { VmStats } from '../hypervisor/types.js';
@@ -54,26 +54,7 @@ export interface SamplerOptions {
   statusRefreshMs?: number;
 }
 
-/** Figures the sampler measures about itself (GET /v1/info). */
-export interface SamplerStats {
-  intervalMs: number;
-  passes: number;
-  /** Ticks skipped because a pass overran. */
-  skippedTicks: number;
-  /** VM readings taken. */
-  vmSamples: number;
-  /** How late ticks fired (clock ms), over the last 256 passes. */
-  jitterMs: { p50: number; p95: number; max: number };
-  /** Agent CPU time per VM sampled (reading + math + probe), ms, over the last 256 passes. */
-  cpuMsPerVm: { mean: number; max: number };
-  /** Wall time of a pass, ms, median over the last 256. */
-  passMs: number;
-  buffered: number;
-  dropped: number;
-  /** Samples the server accepted. */
-  posted: number;
-  lastPostError: string | null;
-}
+export type { SamplerStats } from '../api/protocol.js';
 
 const WINDOW = 256;
 

@@ -146,6 +146,27 @@ export interface StatusReport {
   vms: Array<{ id: string; role: 'primary' | 'shadow'; host: string; pid: number | null; state: string; endpoint: string | null; sync: string | null }>;
 }
 
+/** Figures the agent's sampler measures about itself (part of GET /v1/info). */
+export interface SamplerStats {
+  intervalMs: number;
+  passes: number;
+  /** Ticks skipped because a pass overran. */
+  skippedTicks: number;
+  /** VM readings taken. */
+  vmSamples: number;
+  /** How late ticks fired (clock ms), over the last 256 passes. */
+  jitterMs: { p50: number; p95: number; max: number };
+  /** Agent CPU time per VM sampled (reading + math + probe), ms, over the last 256 passes. */
+  cpuMsPerVm: { mean: number; max: number };
+  /** Wall time of a pass, ms, median over the last 256. */
+  passMs: number;
+  buffered: number;
+  dropped: number;
+  /** Samples the server accepted. */
+  posted: number;
+  lastPostError: string | null;
+}
+
 /**
  * `GET /v1/info` of an agent (added by the agent: additive). Epoch ms for times; `sampling`
  * holds the agent's own figures about its sampling loop, and `metrics` says exactly what each
@@ -173,18 +194,6 @@ export interface AgentInfo {
     lastError: string | null;
   };
   vms: number;
-  sampling: {
-    intervalMs: number;
-    passes: number;
-    skippedTicks: number;
-    vmSamples: number;
-    jitterMs: { p50: number; p95: number; max: number };
-    cpuMsPerVm: { mean: number; max: number };
-    passMs: number;
-    buffered: number;
-    dropped: number;
-    posted: number;
-    lastPostError: string | null;
-  };
+  sampling: SamplerStats;
   metrics: Record<string, { unit: string; source: string }>;
 }
