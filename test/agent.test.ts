@@ -7,6 +7,7 @@
  * At most two QEMUs run at once (the VM, plus a bad one that exits at start); every QEMU
  * started here is killed by its pid (from the run dir) in afterAll, also after a failure.
  */
+import { killRecordedQemus } from './support/qemu-cleanup.js';
 import http from 'node:http';
 import type net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,24 +26,10 @@ const runDir = mkdtempSync(join(tmpdir(), 'uag-')); // short: QMP socket paths m
 const agents: Agent[] = [];
 let standIn: StandIn | null = null;
 
-/** Kills every QEMU recorded under the run dir (by pid), whatever happened. */
-function killRecordedQemus(): void {
-  const vms = join(runDir, 'vms');
-  if (!existsSync(vms)) return;
-  for (const id of readdirSync(vms)) {
-    const rec = join(vms, id, 'process.json');
-    if (!existsSync(rec)) continue;
-    try {
-      process.kill((JSON.parse(readFileSync(rec, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 afterAll(async () => {
   for (const a of agents) await a.crash().catch(() => undefined);
-  killRecordedQemus();
+  killRecordedQemus(runDir);
   await standIn?.close();
   rmSync(runDir, { recursive: true, force: true });
 });

@@ -3,6 +3,7 @@
  * real monitor, the accelerator probe, and measured figures (QMP round trip, create → QMP ready).
  * At most two QEMUs run at once; every QEMU started here is killed by pid in afterAll.
  */
+import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -33,19 +34,6 @@ function tempDir(prefix: string): string {
   return d;
 }
 
-function killAllUnder(dir: string): void {
-  const vms = join(dir, 'vms');
-  if (!existsSync(vms)) return;
-  for (const id of readdirSync(vms)) {
-    const rec = join(vms, id, 'process.json');
-    if (!existsSync(rec)) continue;
-    try {
-      process.kill((JSON.parse(readFileSync(rec, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
 
 afterAll(() => {
   for (const pid of extraPids) {
@@ -56,7 +44,7 @@ afterAll(() => {
     }
   }
   for (const d of tempDirs) {
-    killAllUnder(d);
+    killRecordedQemus(d);
     rmSync(d, { recursive: true, force: true });
   }
 });
@@ -138,7 +126,7 @@ function qemuTarget(): ContractTarget {
     },
     timeoutMs: 30_000,
     cleanup: async () => {
-      killAllUnder(baseDir);
+      killRecordedQemus(baseDir);
       await t.driver.close();
     },
   };
@@ -247,7 +235,7 @@ describe('QEMU driver (real QEMU, TCG)', () => {
       driver = new QemuHypervisorDriver({ baseDir, accel: 'tcg' });
     });
     afterAll(async () => {
-      killAllUnder(baseDir);
+      killRecordedQemus(baseDir);
       await driver.close();
     });
 

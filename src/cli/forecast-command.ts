@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { parseDuration, formatDuration } from '../core/duration.js';
+import { parseDuration } from '../core/duration.js';
 import type { ForecastOptions, RawSeries, SeriesForecast } from '../forecast/types.js';
 import { runJobs } from '../fleet/pool.js';
 import { formatJobError, toJobError, type ForecastJob, type HistoryTail, type JobError } from '../fleet/job.js';
@@ -211,4 +211,3 @@ export async function writePlots(run: ForecastRun, dir: string): Promise<string[
   });
 }
 
-export { formatDuration };

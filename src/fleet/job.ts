@@ -3,7 +3,7 @@
  * metric. Runs inside a worker thread (src/fleet/worker.ts) or in-process for small inputs.
  * A failure of one series never stops the others: it is returned as a {@link JobError}.
  */
-import { isUmbraError, UmbraError } from '../core/errors.js';
+import { isUmbraError } from '../core/errors.js';
 import type { ForecastOptions, RawSeries, RegularSeries, SeriesForecast } from '../forecast/types.js';
 
 /** Where the series of a job come from. */
@@ -129,4 +129,3 @@ export async function runForecastJob(job: ForecastJob): Promise<JobResult> {
   return result;
 }
 
-export { UmbraError };
