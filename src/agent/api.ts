@@ -31,7 +31,15 @@ export interface AgentApiOptions {
   /** The bearer token (compared in constant time, never logged). */
   token: string;
   log: AgentLogger;
+  /**
+   * More routes (replication, shadows), tried in order after the built-in ones miss. Each
+   * returns null for a path it does not own. Auth is checked before they run.
+   */
+  routes?: readonly AgentRoutes[];
 }
+
+/** A group of agent routes in its own module: null when the path is not one of its own. */
+export type AgentRoutes = (method: string, path: string, req: http.IncomingMessage, query: URLSearchParams) => Promise<{ status: number; body: unknown } | null>;
 
 /** A listening agent API. */
 export interface AgentApi {
@@ -71,10 +79,10 @@ export async function startAgentApi(o: AgentApiOptions, host: string, port: numb
 async function handle(o: AgentApiOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const t0 = performance.now();
   const method = req.method ?? 'GET';
-  const path = (req.url ?? '/').split('?')[0];
+  const [path, qs] = (req.url ?? '/').split('?', 2) as [string, string | undefined];
   let status = 500;
   try {
-    const r = await route(o, method, path, req);
+    const r = await route(o, method, path, req, new URLSearchParams(qs ?? ''));
     status = r.status;
     send(res, r.status, r.body);
   } catch (e) {
@@ -86,7 +94,7 @@ async function handle(o: AgentApiOptions, req: http.IncomingMessage, res: http.S
   }
 }
 
-async function route(o: AgentApiOptions, method: string, path: string, req: http.IncomingMessage): Promise<{ status: number; body: unknown }> {
+async function route(o: AgentApiOptions, method: string, path: string, req: http.IncomingMessage, query: URLSearchParams): Promise<{ status: number; body: unknown }> {
   if (path === '/healthz') {
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'GET');
     return { status: 200, body: { ok: true } };
@@ -95,6 +103,11 @@ async function route(o: AgentApiOptions, method: string, path: string, req: http
 
   if (path === '/v1/info') return only(method, 'GET', () => ({ status: 200, body: o.info() }));
   if (path === '/v1/vms') return only(method, 'GET', async () => ({ status: 200, body: { vms: await o.manager.list() } }));
+
+  for (const extra of o.routes ?? []) {
+    const r = await extra(method, path, req, query);
+    if (r) return r;
+  }
 
   let m = VM_ROUTE.exec(path);
   if (m) {
@@ -137,7 +150,8 @@ function parseSpec(body: unknown, id: string) {
   return r.data;
 }
 
-function readJson(req: http.IncomingMessage): Promise<unknown> {
+/** The request body as JSON (`{}` when empty); 400/413 HttpErrors otherwise. */
+export function readJson(req: http.IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -116,6 +116,8 @@ export const vmCreateSchema = z.object({
   vcpus: z.number().int().positive().default(1),
   memoryMiB: z.number().int().positive().default(128),
   labels: labelsSchema.default({}),
+  /** Keep a shadow of this VM whatever its forecast risk (additive). */
+  protect: z.boolean().default(false),
 });
 export type VmCreate = z.infer<typeof vmCreateSchema>;
 
@@ -139,11 +141,26 @@ export interface AgentRecord {
   alive: boolean;
 }
 
-/** `umbra status --json`: every VM with id, role, host, pid, state (and `sync` from issue 4 on). */
+/**
+ * `umbra status --json`: every VM, shadows included, with id, role, host, pid (its QEMU process),
+ * state and `sync` (a shadow's sync state; for a primary, the sync state of its active shadow, or
+ * null when it has none). Shadows add `shadowOf` (the protected VM) and `flavor`/`mode` (additive).
+ */
 export interface StatusReport {
   server: { url: string; version: string; startedAt: number };
   agents: AgentRecord[];
-  vms: Array<{ id: string; role: 'primary' | 'shadow'; host: string; pid: number | null; state: string; endpoint: string | null; sync: string | null }>;
+  vms: Array<{
+    id: string;
+    role: 'primary' | 'shadow';
+    host: string;
+    pid: number | null;
+    state: string;
+    endpoint: string | null;
+    sync: string | null;
+    shadowOf?: string;
+    flavor?: string;
+    mode?: string;
+  }>;
 }
 
 /** Figures the agent's sampler measures about itself (part of GET /v1/info). */

@@ -132,6 +132,48 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
       ),
     );
 
+  const shadow = program
+    .command('shadow')
+    .description('Shadows: which VMs have one, where, how in sync, why (server/token as for status)');
+  const serverFlags = (c: Command) =>
+    c
+      .option('--server <url>', 'server base URL')
+      .addOption(new Option('--token <token>', 'bearer token').env('UMBRA_TOKEN'))
+      .option('--json', 'print the JSON the server returned');
+  const shadowAction =
+    <A extends unknown[]>(name: string, run: (m: typeof import('./shadow-command.js'), ...args: A) => Promise<number>) =>
+    (...args: A) =>
+      done(
+        (async () => {
+          void name;
+          return run(await import('./shadow-command.js'), ...args);
+        })(),
+      );
+  serverFlags(shadow.command('list').description('Every shadow: VM, host, flavor, mode, sync state, progress, lag')).action(
+    shadowAction('list', (m, opts: Record<string, unknown>) => m.shadowListCommand(opts, io)),
+  );
+  serverFlags(shadow.command('status [id]').description('One shadow in detail (a shadow id, or a VM id for its shadow); all when no id')).action(
+    shadowAction('status', (m, id: string | undefined, opts: Record<string, unknown>) => m.shadowStatusCommand(id, opts, io)),
+  );
+  serverFlags(shadow.command('explain <vm>').description('The numbers behind the shadow decision of a VM: breach probabilities, health, weight, risk, budget, placement')).action(
+    shadowAction('explain', (m, vm: string, opts: Record<string, unknown>) => m.shadowExplainCommand(vm, opts, io)),
+  );
+  serverFlags(shadow.command('verify <id>').description("Prove a shadow's disk equals its primary's now (brief pause, checksums); exit 1 when they differ")).action(
+    shadowAction('verify', (m, id: string, opts: Record<string, unknown>) => m.shadowVerifyCommand(id, opts, io)),
+  );
+  serverFlags(shadow.command('rehearse <id>').description("Run the policy's warm-up now (in the warm shadow, or in a throwaway copy of a migrate shadow); exit 1 when it fails")).action(
+    shadowAction('rehearse', (m, id: string, opts: Record<string, unknown>) => m.shadowRehearseCommand(id, opts, io)),
+  );
+  serverFlags(shadow.command('resync <id>').description('Start a new full copy to a shadow')).action(
+    shadowAction('resync', (m, id: string, opts: Record<string, unknown>) => m.shadowResyncCommand(id, opts, io)),
+  );
+  serverFlags(shadow.command('protect <vm>').description('Keep a shadow of this VM whatever its risk (--off: back to risk-based)').option('--off', 'stop forcing a shadow')).action(
+    shadowAction('protect', (m, vm: string, opts: Record<string, unknown>) => m.shadowProtectCommand(vm, opts, io)),
+  );
+  serverFlags(program.command('alerts').description('Firing alerts (lag over SLO, failed sync, lost target, corruption, failed warm-up, unplaced shadow)').option('--all', 'resolved ones too').option('--vm <id>', 'only this VM')).action(
+    shadowAction('alerts', (m, opts: Record<string, unknown>) => m.alertsCommand(opts, io)),
+  );
+
   program
     .command('agent')
     .description(
@@ -174,6 +216,8 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
     .option('--hosts <n>', 'number of hosts (default 2)')
     .option('--vms <m>', 'number of VMs (default 1)')
     .option('--interval <dur>', "the agents' sampling interval (default 10s)")
+    .option('--protect', 'give every VM a shadow on another host whatever its risk; return once each is synchronized')
+    .option('--policy <file>', "the server's policy file (shadow flavor, sync mode, intervals, alerts)")
     .option('--state-dir <dir>', 'lab state (default $UMBRA_STATE_DIR or ~/.local/state/umbra)')
     .option('--json', 'print the lab as JSON')
     .option('-q, --quiet', 'no progress on stderr')

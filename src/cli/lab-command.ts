@@ -3,6 +3,7 @@
  * in `--state-dir`, else $UMBRA_STATE_DIR, else ~/.local/state/umbra (`lab.json` there is what
  * `umbra status` reads). Progress goes to stderr; `--json` prints one JSON document on stdout.
  */
+import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { IO } from './commands.js';
 import { EXIT } from './exit-codes.js';
@@ -16,6 +17,10 @@ export interface LabCommandArgs {
   vms?: string;
   /** `up`: the agents' sampling interval, e.g. `2s` (default: the agent's, 10s). */
   interval?: string;
+  /** `up`: give every VM a shadow and wait until each is synchronized. */
+  protect?: boolean;
+  /** `up`: the server's policy file. */
+  policy?: string;
   /** State dir (default $UMBRA_STATE_DIR or ~/.local/state/umbra). */
   stateDir?: string;
   json?: boolean;
@@ -43,12 +48,20 @@ export async function labCommand(action: 'up' | 'down' | 'status', args: LabComm
   const lab = await import('../lab/index.js');
   if (action === 'up') {
     if (args.interval !== undefined) (await import('../core/duration.js')).parseDuration(args.interval, '--interval');
-    const result = await lab.labUp({ hosts: count(args.hosts, 2, '--hosts'), vms: count(args.vms, 1, '--vms'), interval: args.interval, stateDir, env, progress });
+    let policy: string | undefined;
+    if (args.policy !== undefined) {
+      // Checked here (file:line errors, exit 2) rather than in the server's log.
+      const { requireConfigFile } = await import('../config/index.js');
+      requireConfigFile(args.policy);
+      policy = resolve(args.policy);
+    }
+    const result = await lab.labUp({ hosts: count(args.hosts, 2, '--hosts'), vms: count(args.vms, 1, '--vms'), interval: args.interval, protect: args.protect, policy, stateDir, env, progress });
     if (args.json) io.stdout(JSON.stringify(result) + '\n');
     else {
       io.stdout(`server ${result.server}\n`);
       for (const h of result.hosts) io.stdout(`host ${h.name} ${h.address}\n`);
-      for (const v of result.vms) io.stdout(`vm ${v.id} on ${v.host} pid ${v.pid ?? '-'} ${v.endpoint ?? '-'}\n`);
+      for (const v of result.vms) io.stdout(`vm ${v.id} on ${v.host} pid ${v.pid ?? '-'} ${v.endpoint ?? '-'}${v.sync ? ` shadow ${v.sync}` : ''}\n`);
+      for (const sh of result.shadows ?? []) io.stdout(`shadow ${sh.id} of ${sh.shadowOf} on ${sh.host} pid ${sh.pid ?? '-'} ${sh.flavor ?? ''} ${sh.mode ?? ''} ${sh.sync ?? '-'}\n`);
       io.stdout(`(token in ${lab.labPaths(stateDir).labJson}; umbra status reads it)\n`);
     }
     return EXIT.OK;

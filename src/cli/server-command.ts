@@ -113,6 +113,7 @@ export async function serverCommand(args: ServerCommandArgs, io: ServerCommandIO
     image: resolveImage,
     leaseMs,
     retention,
+    config,
     profileMs: f.schedule * 1000,
     profiler: {
       horizons: f.horizons,

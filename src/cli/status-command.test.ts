@@ -42,7 +42,10 @@ describe('renderStatus', () => {
         { name: 'h1', apiUrl: 'http://10.0.0.2:7070', address: '10.0.0.2', labels: {}, capacity: { cores: 2, memoryMiB: 2048 }, leaseExpiresAt: 12_400, alive: true },
         { name: 'host-2', apiUrl: 'http://10.0.0.3:7070', address: '10.0.0.3', labels: {}, capacity: { cores: 4, memoryMiB: 4096 }, leaseExpiresAt: -5000, alive: false },
       ],
-      vms: [{ id: 'web-1', role: 'primary', host: 'h1', pid: 4242, state: 'running', endpoint: 'http://10.0.0.2:8080', sync: null }],
+      vms: [
+        { id: 'web-1', role: 'primary', host: 'h1', pid: 4242, state: 'running', endpoint: 'http://10.0.0.2:8080', sync: 'synchronized' },
+        { id: 'web-1-s1', role: 'shadow', host: 'host-2', pid: 4343, state: 'running', endpoint: null, sync: 'synchronized', shadowOf: 'web-1' },
+      ],
     };
     expect(renderStatus(r, 0)).toBe(
       [
@@ -52,8 +55,9 @@ describe('renderStatus', () => {
         'h1      10.0.0.2  yes    12s             2      2048 MiB',
         'host-2  10.0.0.3  no     expired 5s ago  4      4096 MiB',
         '',
-        'VM     ROLE     HOST  STATE    PID   ENDPOINT',
-        'web-1  primary  h1    running  4242  http://10.0.0.2:8080',
+        'VM        ROLE             HOST    STATE    PID   SYNC          ENDPOINT',
+        'web-1     primary          h1      running  4242  synchronized  http://10.0.0.2:8080',
+        'web-1-s1  shadow of web-1  host-2  running  4343  synchronized  -',
         '',
       ].join('\n'),
     );

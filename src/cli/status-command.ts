@@ -56,7 +56,8 @@ export function resolveServerTarget(args: Pick<StatusCommandArgs, 'server' | 'to
   return { server, token };
 }
 
-function table(header: string[], rows: string[][]): string {
+/** A table with padded columns (the last one unpadded). Pure. */
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   return [line(header), ...rows.map(line)].join('\n') + '\n';
@@ -77,8 +78,8 @@ export function renderStatus(r: StatusReport, now: number): string {
     : 'no hosts\n';
   const vms = r.vms.length
     ? table(
-        ['VM', 'ROLE', 'HOST', 'STATE', 'PID', 'ENDPOINT'],
-        r.vms.map((v) => [v.id, v.role, v.host, v.state, v.pid === null ? '-' : String(v.pid), v.endpoint ?? '-']),
+        ['VM', 'ROLE', 'HOST', 'STATE', 'PID', 'SYNC', 'ENDPOINT'],
+        r.vms.map((v) => [v.id, v.shadowOf ? `shadow of ${v.shadowOf}` : v.role, v.host, v.state, v.pid === null ? '-' : String(v.pid), v.sync ?? '-', v.endpoint ?? '-']),
       )
     : 'no VMs\n';
   return `server ${r.server.url} (umbra ${r.server.version})\n\n${hosts}\n${vms}`;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { modelNames } from '../forecast/models/index.js';
 import { duration } from './duration-schema.js';
 import { bool, integer, nonEmptyString, numberBetween, oneOf, positive } from './fields.js';
+import { checkCriteria } from '../failover/criteria/parse.js';
 
 /**
  * The one schema of Umbra's YAML policy file. It yields the TypeScript type ({@link UmbraConfig}),
@@ -165,6 +166,16 @@ const policyFields = {
     default: '1h',
     doc: 'How often the warm-up task is rehearsed.',
   },
+  lag_slo: {
+    schema: duration(),
+    default: '30s',
+    doc: 'Replication lag (age of the oldest write not yet on the shadow) above which the shadow is lagging and an alert fires.',
+  },
+  verify_interval: {
+    schema: duration(),
+    default: '1h',
+    doc: "How often the shadow's disk is proven equal to the primary's (checksums at one point in time; a brief pause is measured and reported).",
+  },
   max_shadow_age: {
     schema: duration(),
     default: '24h',
@@ -186,7 +197,7 @@ const policyFields = {
     doc: 'Downtime budget of a failover; the plan picks a path that fits it or alerts.',
   },
   failover_criteria: {
-    schema: nonEmptyString('a criteria expression such as "cpu > 90% for 5m or host_lost"'),
+    schema: nonEmptyString('a criteria expression such as "cpu > 90% for 5m or host_lost"').superRefine(checkCriteria),
     default: 'state in [crashed, panicked, hung] or host_lost',
     doc: 'When to fail over, e.g. "cpu > 90% for 5m or state in [crashed, panicked, hung] or host_lost".',
   },
@@ -297,12 +308,28 @@ export const budgetsSchema = z
 // ---------------------------------------------------------------------------------------------
 // the file
 
+// ---------------------------------------------------------------------------------------------
+// alerts
+
+const httpUrl = (what: string) =>
+  z
+    .string({ error: `expected ${what}` })
+    .refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), { message: `expected ${what}` });
+
+/** Where alerts go. */
+export const alertsSchema = z.strictObject({
+  webhook_url: httpUrl('an http(s) URL').optional().describe('POST every alert change as JSON (Alertmanager webhook format) to this URL.'),
+  alertmanager_url: httpUrl("an Alertmanager base URL such as http://127.0.0.1:9093").optional().describe("Alertmanager's API (POST /api/v2/alerts); firing alerts are re-sent every resend_interval."),
+  resend_interval: duration().prefault('1m').describe('How often firing alerts are re-sent to Alertmanager.'),
+});
+
 /** The whole policy file. */
 export const umbraConfigSchema = z.strictObject({
   version: z.literal(1, { error: 'expected 1 (the only policy file version so far)' }).prefault(1).describe('Policy file format version.'),
   forecast: forecastSchema.prefault({}).describe('Load profiler settings.'),
   policies: policiesSchema.prefault({}).describe('Shadowing and failover policies.'),
   budgets: budgetsSchema.prefault({}).describe('Cost limits for shadows.'),
+  alerts: alertsSchema.prefault({}).describe('Alert destinations (webhook, Alertmanager).'),
 }, { error: 'expected a mapping at the top of the policy file' });
 
 /** A validated policy file with defaults filled in. Durations are in seconds. */
@@ -317,6 +344,8 @@ export type PoliciesConfig = UmbraConfig['policies'];
 export type PolicyGroup = PoliciesConfig['groups'][number];
 /** The effective policy of one VM (every field set, except an optional warm-up task). */
 export type Policy = Omit<PoliciesConfig, 'groups'>;
+/** Alert destinations. */
+export type AlertsConfig = UmbraConfig['alerts'];
 /** Shadow budgets (absent field: no limit). */
 export type BudgetsConfig = UmbraConfig['budgets'];
 

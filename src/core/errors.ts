@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'AGENT_UNAVAILABLE' // a host agent could not be reached (retryable)
   | 'AGENT_ERROR' // a host agent answered with an error (its code in context.agentCode)
   | 'STORE_FAILED' // the store cannot be used (schema newer than this code, corrupt file)
+  | 'SHADOWS_DISABLED' // the server runs without a shadow manager
   | 'INTERNAL';
 
 export interface ErrorContext {

@@ -1,3 +1,4 @@
+import { redactUrl } from '../core/redact.js';
 import { readFile as readFileText } from 'node:fs/promises';
 import { InputError, UmbraError } from '../core/errors.js';
 import type { RawSeries } from '../forecast/types.js';
@@ -211,17 +212,9 @@ export function labelSuffixes(sets: Array<Record<string, string>>): string[] {
   });
 }
 
-/** The URL without user:password (for messages and for the request itself). */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+
+/** Re-exported: callers that show a Prometheus URL import it from here. */
+export { redactUrl };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { AgentRecord, VmRecord } from '../api/protocol.js';
+import type { AgentRecord, StatusReport, VmRecord } from '../api/protocol.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ServerApiClient } from '../server/client.js';
 import { cliEntry } from './entry.js';
@@ -29,6 +29,10 @@ export interface LabUpOptions {
   stateDir: string;
   /** Agents' sampling interval, e.g. `2s` (default: the agent's own, 10s). */
   interval?: string;
+  /** Give every lab VM a shadow whatever its risk, and return once each is `synchronized`. */
+  protect?: boolean;
+  /** A policy file for the server (shadow flavor, sync mode, intervals, alerts). */
+  policy?: string;
   /** Server port on the bridge address (default 7000). */
   serverPort?: number;
   /** Environment for the spawned processes (default process.env; the token is added). */
@@ -43,11 +47,13 @@ export interface LabUpResult {
   server: string;
   token: string;
   hosts: { name: string; address: string }[];
-  vms: { id: string; host: string; pid: number | null; endpoint: string | null }[];
+  vms: { id: string; host: string; pid: number | null; endpoint: string | null; sync?: string | null }[];
+  /** With `protect`: every shadow, as `umbra status --json` lists it. */
+  shadows?: { id: string; shadowOf: string; host: string; pid: number | null; sync: string | null; flavor?: string; mode?: string; endpoint: string | null }[];
 }
 
 /** How long each wait of `up` may take. */
-const TIMEOUTS = { ready: 30_000, register: 30_000, health: 120_000, create: 180_000 };
+const TIMEOUTS = { ready: 30_000, register: 30_000, health: 120_000, create: 180_000, synchronized: 300_000 };
 
 /** Waits until a spawned process prints its JSON line; a LabError with its log tail otherwise. */
 async function ready<T>(proc: LabProcess, what: string, step: 'server' | 'agent', clock: Clock): Promise<T> {
@@ -120,6 +126,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       '--data-dir', paths.serverDir,
       '--kernel', image.kernel,
       '--initrd', image.initrd,
+      ...(o.policy ? ['--policy', o.policy] : []),
     ];
     const serverProc: LabProcess = { pid: 0, argv: serverArgv, out: join(paths.logsDir, 'server.out'), log: join(paths.logsDir, 'server.log') };
     serverProc.pid = spawnDetached(serverArgv, serverProc.out, serverProc.log, env);
@@ -152,7 +159,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     await Promise.all(
       layout.vms.map(async (v) => {
         const tc = performance.now();
-        const rec = await api.request<VmRecord>('POST', '/v1/vms', { id: v.id, host: v.host });
+        const rec = await api.request<VmRecord>('POST', '/v1/vms', { id: v.id, host: v.host, ...(o.protect ? { protect: true } : {}) });
         const vm = { id: v.id, host: rec.status.host || v.host, pid: rec.status.pid, endpoint: rec.status.endpoint };
         state.vms.push(vm);
         writeLabState(state);
@@ -171,6 +178,17 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       }),
     );
     state.vms.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+    let shadows: LabUpResult['shadows'];
+    let syncOf = new Map<string, string | null>();
+    if (o.protect) {
+      say('waiting for every VM to have a synchronized shadow');
+      const report = await waitSynchronized(api, state.vms.map((v) => v.id), clock, say);
+      syncOf = new Map(report.vms.filter((v) => v.role === 'primary').map((v) => [v.id, v.sync]));
+      shadows = report.vms
+        .filter((v) => v.role === 'shadow')
+        .map((v) => ({ id: v.id, shadowOf: v.shadowOf ?? '', host: v.host, pid: v.pid, sync: v.sync, flavor: v.flavor, mode: v.mode, endpoint: v.endpoint }));
+      say(`every shadow synchronized after ${secs()}`);
+    }
     state.phase = 'up';
     writeLabState(state);
     say(`lab up after ${secs()}`);
@@ -178,7 +196,8 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       server: s.url,
       token,
       hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
-      vms: state.vms.map((v) => ({ id: v.id, host: v.host, pid: v.pid, endpoint: v.endpoint })),
+      vms: state.vms.map((v) => ({ id: v.id, host: v.host, pid: v.pid, endpoint: v.endpoint, ...(o.protect ? { sync: syncOf.get(v.id) ?? null } : {}) })),
+      ...(shadows ? { shadows } : {}),
     };
   } catch (e) {
     state.phase = 'failed';
@@ -201,8 +220,29 @@ export function agentArgv(state: Pick<LabState, 'server'>, h: LabHostState, node
     '--server', state.server.url,
     '--address', h.address,
     '--run-dir', h.runDir,
+    // Each lab host is its own failure domain.
+    '--label', `zone=${h.name}`,
     ...(interval ? ['--interval', interval] : []),
   ];
+}
+
+/** Waits until each VM has a shadow whose sync state is `synchronized`; says how it goes. */
+async function waitSynchronized(api: ServerApiClient, vmIds: string[], clock: Clock, say: (m: string) => void): Promise<StatusReport> {
+  const end = clock.now() + TIMEOUTS.synchronized;
+  let last = '';
+  let report: StatusReport | null = null;
+  while (clock.now() < end) {
+    report = await api.status().catch(() => null);
+    if (report) {
+      const shadows = report.vms.filter((v) => v.role === 'shadow');
+      const line = vmIds.map((id) => `${id}: ${shadows.filter((s) => s.shadowOf === id).map((s) => `${s.id} on ${s.host} ${s.sync}`).join(', ') || 'no shadow yet'}`).join('; ');
+      if (line !== last) say(line);
+      last = line;
+      if (vmIds.every((id) => shadows.some((s) => s.shadowOf === id && s.sync === 'synchronized'))) return report;
+    }
+    await clock.sleep(500);
+  }
+  throw new LabError('INTERNAL', `shadows did not all reach synchronized within ${TIMEOUTS.synchronized / 1000} s: ${last}`, { step: 'protect' });
 }
 
 /** Waits until every named agent is registered and alive in the server's view. */

@@ -52,7 +52,8 @@ export class HttpAgentApi implements AgentApi {
     }
   }
 
-  private async call(agent: AgentTarget, method: string, path: string, body: unknown, ctx: { host: string; op: string; vmId?: string }): Promise<{ status: number; json: unknown }> {
+  /** One request to an agent's API; non-2xx replies become AgentErrors carrying the agent's code. */
+  async call(agent: AgentTarget, method: string, path: string, body: unknown, ctx: { host: string; op: string; vmId?: string }, timeoutMs?: number): Promise<{ status: number; json: unknown }> {
     const url = agent.apiUrl.replace(/\/+$/, '') + path;
     let res: Response;
     let text: string;
@@ -62,7 +63,7 @@ export class HttpAgentApi implements AgentApi {
         headers: { authorization: `Bearer ${this.o.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
         // An I/O deadline, not domain time: the injected clock does not drive sockets.
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 120_000),
+        signal: AbortSignal.timeout(timeoutMs ?? this.o.timeoutMs ?? 120_000),
       });
       text = await res.text();
     } catch (e) {

@@ -29,6 +29,8 @@ import { hostLoads, placeVm, type PlacementOptions } from './placement.js';
 import type { Profiler } from './profiler.js';
 import type { Reconciler } from './reconciler.js';
 import { Router, type Route } from './router.js';
+import type { ShadowReconciler } from '../shadow/reconciler.js';
+import { shadowRoutes, statusVms } from './shadow-routes.js';
 
 /** Logging the API does (pino satisfies it). The token and headers are never fields. */
 export interface ApiLogger {
@@ -57,21 +59,28 @@ export interface ApiContext {
   url: () => string;
   /** Asks the reconciler loop for a pass soon. */
   kickReconciler: () => void;
+  /** The shadow manager (absent in servers built without one, e.g. some tests). */
+  shadows?: ShadowReconciler;
+  /** Asks the shadow loop for a pass soon. */
+  kickShadows?: () => void;
 }
 
-interface Request {
+/** A request as handlers see it. */
+export interface Request {
   req: IncomingMessage;
   params: Record<string, string>;
   query: URLSearchParams;
   body: () => Promise<unknown>;
 }
 
-interface Reply {
+/** A handler's reply. */
+export interface Reply {
   status: number;
   body?: unknown;
 }
 
-type Handler = (r: Request) => Promise<Reply>;
+/** A route handler. */
+export type Handler = (r: Request) => Promise<Reply>;
 
 const num = z.coerce.number().refine(Number.isFinite, { message: 'expected a number' });
 const samplesQuery = z.strictObject({
@@ -106,7 +115,7 @@ export function vmRecord(v: VmRow): VmRecord {
   return {
     id: v.id,
     role: v.role,
-    spec: { id: v.id, host: v.spec.host, vcpus: v.spec.vcpus, memoryMiB: v.spec.memoryMiB, labels: { ...v.spec.labels } },
+    spec: { id: v.id, host: v.spec.host, vcpus: v.spec.vcpus, memoryMiB: v.spec.memoryMiB, labels: { ...v.spec.labels }, protect: Boolean(v.spec.protect) },
     status: {
       state: s.state,
       host: s.host,
@@ -215,6 +224,7 @@ export function apiRoutes(ctx: ApiContext): Route<Handler>[] {
           if (existing) {
             const same =
               existing.spec.vcpus === req.vcpus &&
+              Boolean(existing.spec.protect) === req.protect &&
               existing.spec.memoryMiB === req.memoryMiB &&
               JSON.stringify(existing.spec.labels) === JSON.stringify(req.labels) &&
               (req.host === undefined || req.host === existing.spec.host);
@@ -222,7 +232,7 @@ export function apiRoutes(ctx: ApiContext): Route<Handler>[] {
             return { vm: existing, created: false };
           }
           const host = placeVm(req, hostLoads(tx.listAgents(), tx.listVms(), now), ctx.placement);
-          const spec = { vcpus: req.vcpus, memoryMiB: req.memoryMiB, host, labels: req.labels };
+          const spec = { vcpus: req.vcpus, memoryMiB: req.memoryMiB, host, labels: req.labels, ...(req.protect ? { protect: true } : {}) };
           const row = tx.createVm({
             id: req.id,
             role: 'primary',
@@ -310,6 +320,18 @@ export function apiRoutes(ctx: ApiContext): Route<Handler>[] {
     },
 
     {
+      // Additive: run a profiler pass now (after importing history) and return its report.
+      method: 'POST',
+      path: '/v1/profile',
+      auth: true,
+      handler: async () => {
+        const report = await ctx.profiler.pass();
+        ctx.kickShadows?.();
+        return { status: 200, body: report };
+      },
+    },
+
+    {
       method: 'GET',
       path: '/v1/events',
       auth: true,
@@ -326,15 +348,17 @@ export function apiRoutes(ctx: ApiContext): Route<Handler>[] {
       auth: true,
       handler: async () => {
         const now = clock.now();
-        const [agents, vms] = await store.read((x) => [x.listAgents(), x.listVms()] as const);
+        const [agents, vms, shadows] = await store.read((x) => [x.listAgents(), x.listVms(), x.listShadows()] as const);
         const report: StatusReport = {
           server: { url: ctx.url(), version: ctx.version, startedAt: ctx.startedAt },
           agents: agents.map((a) => agentRecord(a, now)),
-          vms: vms.map((v) => ({ id: v.id, role: v.role, host: v.spec.host, pid: v.status.pid, state: v.status.state, endpoint: v.status.endpoint, sync: null })),
+          vms: statusVms(vms, shadows),
         };
         return { status: 200, body: report };
       },
     },
+
+    ...shadowRoutes(ctx),
   ];
 }
 

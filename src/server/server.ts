@@ -8,7 +8,7 @@
  * built the same way.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import httpServer from 'node:http';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
@@ -19,6 +19,10 @@ import { Loop } from './loop.js';
 import { DEFAULT_PLACEMENT, type PlacementOptions } from './placement.js';
 import { LOAD_METRICS, Profiler, type ProfilerSettings } from './profiler.js';
 import { Reconciler, type GuestImageRef } from './reconciler.js';
+import type { UmbraConfig } from '../config/schema.js';
+import { AlertSender } from '../shadow/alerts.js';
+import { ShadowReconciler } from '../shadow/reconciler.js';
+import { HttpShadowAgentApi, type ShadowAgentApi } from './shadow-agent-client.js';
 
 /** Everything the server needs; durations in ms unless named otherwise. */
 export interface ServerOptions {
@@ -48,6 +52,16 @@ export interface ServerOptions {
   placement?: PlacementOptions;
   /** Largest request body (default 16 MiB). */
   maxBodyBytes?: number;
+  /**
+   * The policy file (policies, budgets, alerts, forecast horizons). Without one the shadow
+   * manager does not run (tests of the VM path only).
+   */
+  config?: UmbraConfig;
+  /** How the shadow manager calls agents (default: over HTTP with `token`). */
+  shadowAgents?: ShadowAgentApi;
+  /** Shadow reconcile period (default 2 s) and verification/rehearsal check period (default 5 s). */
+  shadowMs?: number;
+  checksMs?: number;
 }
 
 /** A started server. */
@@ -59,7 +73,9 @@ export interface RunningServer {
   readonly reconciler: Reconciler;
   readonly profiler: Profiler;
   /** Loops by name (their pass counters, and kick()). */
-  readonly loops: { readonly reconcile: Loop; readonly profile: Loop; readonly maintain: Loop };
+  readonly loops: { readonly reconcile: Loop; readonly profile: Loop; readonly maintain: Loop; readonly shadows?: Loop; readonly checks?: Loop; readonly alerts?: Loop };
+  /** The shadow manager, when a policy was given. */
+  readonly shadows: ShadowReconciler | null;
   /** Stops the loops (waiting for passes in progress), the HTTP server, and closes the store. */
   close(): Promise<void>;
 }
@@ -92,13 +108,38 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const leaseMs = o.leaseMs ?? 15_000;
   const heartbeatMs = o.heartbeatMs ?? Math.max(1000, Math.floor(leaseMs / 3));
   const retention = o.retention ?? DEFAULT_RETENTION;
-  const agents = o.agents ?? new HttpAgentApi({ token: o.token });
+  const http = new HttpAgentApi({ token: o.token });
+  const agents = o.agents ?? http;
   const startedAt = clock.now();
   const controller = new AbortController();
 
   const reconciler = new Reconciler({ store, clock, agents, image: o.image, log });
   const profiler = new Profiler({ store, clock, log, settings: { ...DEFAULT_PROFILER, ...o.profiler } });
+  let url = '';
+  const config = o.config;
+  const shadows = config
+    ? new ShadowReconciler({ store, clock, agents: o.shadowAgents ?? new HttpShadowAgentApi(http), image: o.image, config: () => config, log })
+    : null;
+  const alertSender = config
+    ? new AlertSender({
+        store,
+        clock,
+        log,
+        webhookUrl: config.alerts.webhook_url,
+        alertmanagerUrl: config.alerts.alertmanager_url,
+        resendMs: config.alerts.resend_interval * 1000,
+        serverUrl: () => url,
+      })
+    : null;
+  const shadowLoops: { shadows?: Loop; checks?: Loop; alerts?: Loop } = shadows
+    ? {
+        shadows: new Loop({ name: 'shadows', clock, intervalMs: o.shadowMs ?? 2000, log, run: (s) => shadows.pass(s) }),
+        checks: new Loop({ name: 'checks', clock, intervalMs: o.checksMs ?? 5000, log, run: (s) => shadows.checks(s) }),
+        ...(alertSender?.enabled ? { alerts: new Loop({ name: 'alerts', clock, intervalMs: 2000, log, run: () => alertSender.pass() }) } : {}),
+      }
+    : {};
   const loops = {
+    ...shadowLoops,
     reconcile: new Loop({ name: 'reconcile', clock, intervalMs: o.reconcileMs ?? 5000, log, run: (s) => reconciler.pass(s) }),
     profile: new Loop({ name: 'profile', clock, intervalMs: o.profileMs ?? 900_000, log, run: (s) => profiler.pass(s) }),
     maintain: new Loop({
@@ -113,8 +154,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     }),
   };
 
-  let url = '';
-  const server = http.createServer(
+  const server = httpServer.createServer(
     createRequestHandler({
       store,
       clock,
@@ -131,6 +171,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       startedAt,
       url: () => url,
       kickReconciler: () => loops.reconcile.kick(),
+      ...(shadows ? { shadows, kickShadows: () => shadowLoops.shadows?.kick() } : {}),
     }),
   );
   server.keepAliveTimeout = 5000;
@@ -157,6 +198,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     reconciler,
     profiler,
     loops,
+    shadows,
     close: () =>
       (closing ??= (async () => {
         controller.abort();

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageSample } from '../api/protocol.js';
 import type { SeriesForecast } from '../forecast/types.js';
-import { DEFAULT_RETENTION, type AgentRegistrationData, type Store, type StoreTx, type VmStatus } from './store.js';
+import { DEFAULT_RETENTION, type AgentRegistrationData, type AlertRow, type ShadowRow, type Store, type StoreTx, type VmStatus } from './store.js';
 
 /** The cases of the suite (keys of `skip`). */
 export type StoreContractCase =
@@ -19,7 +19,9 @@ export type StoreContractCase =
   | 'samples'
   | 'retention and downsampling'
   | 'forecasts'
-  | 'events';
+  | 'events'
+  | 'shadows'
+  | 'alerts';
 
 /** What an implementation brings to the suite. */
 export interface StoreContractOptions {
@@ -306,6 +308,64 @@ export function runStoreContract(opts: StoreContractOptions): void {
         expect(await read({ afterSeq: a.seq })).toEqual([b.seq, c.seq]);
         expect(await read({ vmId: 'vm-1', kind: 'vm.state' })).toEqual([c.seq]);
         expect(await read({ limit: 1 })).toEqual([a.seq]);
+      },
+
+      shadows: async () => {
+        const row = (id: string, vmId: string, sync: string): ShadowRow => ({
+          id,
+          vmId,
+          host: 'h2',
+          flavor: 'warm',
+          mode: 'sync',
+          intervalSeconds: 300,
+          size: { vcpus: 1, memoryMiB: 128 },
+          createdAt: 5,
+          phase: 'active',
+          reason: 'protected',
+          replaces: null,
+          status: { sync, syncSince: 5, progress: null, lagBytes: null, lagSeconds: null, generation: null, target: null, vm: null, targetPid: null, error: null, initialCopyBytesPerSec: null, readyAt: null, verify: null, rehearsal: null },
+        });
+        await tx((t) => {
+          t.putShadow(row('vm-1-s1', 'vm-1', 'provisioning'));
+          t.putShadow(row('vm-2-s1', 'vm-2', 'syncing'));
+        });
+        await tx((t) => t.putShadow(row('vm-1-s1', 'vm-1', 'synchronized')));
+        const got = await store.read((r) => r.getShadow('vm-1-s1'));
+        expect(got?.status.sync).toBe('synchronized');
+        expect(Object.isFrozen(got)).toBe(true);
+        expect(await store.read((r) => r.listShadows().map((x) => x.id))).toEqual(['vm-1-s1', 'vm-2-s1']);
+        expect(await store.read((r) => r.listShadows('vm-2').map((x) => x.id))).toEqual(['vm-2-s1']);
+        expect(await tx((t) => t.deleteShadow('vm-1-s1'))).toBe(true);
+        expect(await tx((t) => t.deleteShadow('vm-1-s1'))).toBe(false);
+        expect(await store.read((r) => r.getShadow('vm-1-s1'))).toBeUndefined();
+      },
+
+      alerts: async () => {
+        const alert = (key: string, state: 'firing' | 'resolved', updatedAt: number, endsAt: number | null = null): AlertRow => ({
+          key,
+          kind: key.split('/')[0],
+          severity: 'warning',
+          vmId: key.split('/')[1],
+          shadowId: null,
+          state,
+          startsAt: 1,
+          endsAt,
+          summary: key,
+          data: {},
+          updatedAt,
+        });
+        await tx((t) => {
+          t.putAlert(alert('lag_slo/vm-1', 'firing', 10));
+          t.putAlert(alert('corruption/vm-2', 'firing', 20));
+        });
+        expect(await store.read((r) => r.listAlerts().map((a) => a.key))).toEqual(['corruption/vm-2', 'lag_slo/vm-1']);
+        await tx((t) => t.putAlert(alert('lag_slo/vm-1', 'resolved', 30, 30)));
+        expect(await store.read((r) => r.listAlerts().map((a) => a.key))).toEqual(['corruption/vm-2']);
+        expect(await store.read((r) => r.listAlerts({ all: true }).map((a) => a.key))).toEqual(['lag_slo/vm-1', 'corruption/vm-2']);
+        expect(await store.read((r) => r.listAlerts({ all: true, vmId: 'vm-2' }).map((a) => a.key))).toEqual(['corruption/vm-2']);
+        expect((await store.read((r) => r.getAlert('lag_slo/vm-1')))?.state).toBe('resolved');
+        expect(await tx((t) => t.pruneAlerts(31))).toBe(1);
+        expect(await store.read((r) => r.getAlert('lag_slo/vm-1'))).toBeUndefined();
       },
     };
 

@@ -6,7 +6,7 @@ import { UmbraError, type ErrorContext } from '../core/errors.js';
 
 /** A record (agent, VM) that an operation needs does not exist. Code `NOT_FOUND`. */
 export class NotFoundError extends UmbraError {
-  constructor(kind: 'agent' | 'vm' | 'host' | 'route', id: string, context: ErrorContext = {}) {
+  constructor(kind: 'agent' | 'vm' | 'host' | 'route' | 'shadow' | 'alert', id: string, context: ErrorContext = {}) {
     super('NOT_FOUND', `no ${kind} ${JSON.stringify(id)}`, { kind, id, ...context });
     this.name = 'NotFoundError';
   }

@@ -55,6 +55,8 @@ export interface VmSpec {
   /** The host the VM is placed on. */
   host: string;
   labels: Record<string, string>;
+  /** Keep a shadow whatever the forecast says (`umbra lab up --protect`, `umbra shadow protect`). */
+  protect?: boolean;
 }
 
 /** The observed state of a VM, rebuilt by the reconciler from what agents report. */
@@ -136,6 +138,82 @@ export interface EventRow {
   readonly kind: string;
   readonly vmId: string | null;
   readonly data: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A shadow of a VM (issue 4): where it runs, how it is fed, and what was last observed of it.
+ * The shadow manager writes the whole record (it is a document, not a set of columns); `status`
+ * is rebuilt from observation every pass.
+ */
+export interface ShadowRow {
+  /** The shadow's id (a VM id on its host), e.g. `vm1-s1`. */
+  readonly id: string;
+  /** The protected VM. */
+  readonly vmId: string;
+  readonly host: string;
+  readonly flavor: 'warm' | 'migrate';
+  readonly mode: 'sync' | 'async' | 'periodic';
+  /** Seconds between rounds (periodic) and the lag SLO basis. */
+  readonly intervalSeconds: number;
+  /** Reserved on `host` for this shadow. */
+  readonly size: Readonly<{ vcpus: number; memoryMiB: number }>;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** `active`; `retiring` once replaced or no longer wanted (deleted when its resources are gone). */
+  readonly phase: 'active' | 'retiring';
+  /** Why it was created (and, once retiring, why it goes). */
+  readonly reason: string;
+  /** The shadow this one replaces (max_shadow_age refresh), until it is synchronized. */
+  readonly replaces: string | null;
+  readonly status: Readonly<ShadowStatusDoc>;
+}
+
+/** What the shadow manager last observed and concluded about a shadow (JSON document). */
+export interface ShadowStatusDoc {
+  /** `provisioning` | `syncing` | `synchronized` | `lagging` | `broken`. */
+  sync: string;
+  /** Epoch ms when `sync` last changed. */
+  syncSince: number;
+  /** 0..1 during the first copy. */
+  progress: number | null;
+  lagBytes: number | null;
+  lagSeconds: number | null;
+  /** Replication generation (new full copies). */
+  generation: number | null;
+  /** The target export the primary writes to. */
+  target: { host: string; port: number; export: string } | null;
+  /** The shadow VM as its agent reports it. */
+  vm: { state: string; pid: number | null; endpoint: string | null } | null;
+  targetPid: number | null;
+  /** The last error seen (replication or shadow side). */
+  error: string | null;
+  initialCopyBytesPerSec: number | null;
+  readyAt: number | null;
+  /** The last verification (checksums of both sides at one point in time). */
+  verify: { at: number; ok: boolean; pauseMs: number; chunks: number; mismatched: number[]; error?: string } | null;
+  /** The last rehearsal (warm-up). */
+  rehearsal: { at: number; ok: boolean; where: string; timeToReadyMs: number | null; taskMs: number | null; error: string | null } | null;
+  /** Extra fields the shadow manager keeps (schedules, counters). */
+  [k: string]: unknown;
+}
+
+/** An alert (issue 4 §7): one per `key`, firing until resolved. */
+export interface AlertRow {
+  /** Dedupe key, e.g. `lag_slo/vm1`. */
+  readonly key: string;
+  /** `lag_slo`, `sync_failed`, `target_lost`, `corruption`, `rehearsal_failed`, `unplaced`, ... */
+  readonly kind: string;
+  readonly severity: 'info' | 'warning' | 'critical';
+  readonly vmId: string | null;
+  readonly shadowId: string | null;
+  readonly state: 'firing' | 'resolved';
+  /** Epoch ms. */
+  readonly startsAt: number;
+  readonly endsAt: number | null;
+  readonly summary: string;
+  readonly data: Readonly<Record<string, unknown>>;
+  /** Epoch ms of the last change (firing again, resolved, text). */
+  readonly updatedAt: number;
 }
 
 /** How long samples are kept and at which resolution. */
@@ -221,6 +299,14 @@ export interface StoreReader {
   getForecasts(vmId: string): readonly ForecastRow[];
   /** Events in log order. */
   listEvents(q?: EventQuery): readonly EventRow[];
+  /** The shadow `id`, or undefined. */
+  getShadow(id: string): ShadowRow | undefined;
+  /** Every shadow (of one VM when `vmId` is given), by id. */
+  listShadows(vmId?: string): readonly ShadowRow[];
+  /** The alert with this key, or undefined. */
+  getAlert(key: string): AlertRow | undefined;
+  /** Alerts, newest change first; only firing ones unless `all`. */
+  listAlerts(q?: { all?: boolean; vmId?: string; limit?: number }): readonly AlertRow[];
 }
 
 /** The write side of a transaction (it reads too: writes see earlier writes of the same transaction). */
@@ -275,6 +361,14 @@ export interface StoreTx extends StoreReader {
    * deleted. Idempotent: a second pass at the same `now` changes nothing.
    */
   maintain(now: number, policy?: RetentionPolicy): MaintenanceReport;
+  /** Creates or replaces a shadow record. */
+  putShadow(row: ShadowRow): ShadowRow;
+  /** Deletes a shadow record; true when it existed. */
+  deleteShadow(id: string): boolean;
+  /** Creates or replaces an alert (by key). */
+  putAlert(row: AlertRow): AlertRow;
+  /** Deletes resolved alerts whose `endsAt` is before `before` (epoch ms); returns how many. */
+  pruneAlerts(before: number): number;
 }
 
 /** A store of the control plane's records. */

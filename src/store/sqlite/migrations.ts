@@ -98,6 +98,28 @@ CREATE TABLE events (
 CREATE INDEX events_by_vm ON events (vm_id, seq);
 `,
   },
+  {
+    version: 2,
+    name: 'shadows and alerts',
+    sql: `
+CREATE TABLE shadows (
+  id TEXT PRIMARY KEY,
+  vm_id TEXT NOT NULL,
+  doc TEXT NOT NULL
+) STRICT;
+CREATE INDEX shadows_by_vm ON shadows (vm_id, id);
+
+CREATE TABLE alerts (
+  key TEXT PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+  vm_id TEXT,
+  updated_at INTEGER NOT NULL,
+  ends_at INTEGER,
+  doc TEXT NOT NULL
+) STRICT;
+CREATE INDEX alerts_by_update ON alerts (updated_at);
+`,
+  },
 ];
 
 /** The schema version this code writes. */

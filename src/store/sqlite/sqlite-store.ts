@@ -13,6 +13,8 @@ import { ConflictError, NotFoundError, StoreFailedError } from '../errors.js';
 import { deepFreeze } from '../freeze.js';
 import {
   DEFAULT_RETENTION,
+  type AlertRow,
+  type ShadowRow,
   type AgentRegistrationData,
   type AgentRow,
   type BucketedSeries,
@@ -195,7 +197,7 @@ function mergeObserved(prev: readonly ObservedVm[], next: readonly ObservedVm[])
 }
 
 function specCopy(s: VmSpec): VmSpec {
-  return { vcpus: s.vcpus, memoryMiB: s.memoryMiB, host: s.host, labels: { ...s.labels } };
+  return { vcpus: s.vcpus, memoryMiB: s.memoryMiB, host: s.host, labels: { ...s.labels }, ...(s.protect ? { protect: true } : {}) };
 }
 
 function statusCopy(s: VmStatus): VmStatus {
@@ -275,6 +277,15 @@ class SqliteTx implements StoreTx {
         ON CONFLICT (vm_id, metric) DO UPDATE SET computed_at = excluded.computed_at, forecast = excluded.forecast`),
       forecasts: p('SELECT vm_id, metric, computed_at, forecast FROM forecasts WHERE vm_id = ? ORDER BY metric'),
       appendEvent: p('INSERT INTO events (t, kind, vm_id, data) VALUES (?, ?, ?, ?)'),
+      shadow: p('SELECT doc FROM shadows WHERE id = ?').pluck(true),
+      shadows: p('SELECT doc FROM shadows ORDER BY id').pluck(true),
+      shadowsOfVm: p('SELECT doc FROM shadows WHERE vm_id = ? ORDER BY id').pluck(true),
+      putShadow: p('INSERT INTO shadows (id, vm_id, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, doc = excluded.doc'),
+      deleteShadow: p('DELETE FROM shadows WHERE id = ?'),
+      alert: p('SELECT doc FROM alerts WHERE key = ?').pluck(true),
+      putAlert: p(`INSERT INTO alerts (key, state, vm_id, updated_at, ends_at, doc) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET state = excluded.state, vm_id = excluded.vm_id, updated_at = excluded.updated_at, ends_at = excluded.ends_at, doc = excluded.doc`),
+      pruneAlerts: p("DELETE FROM alerts WHERE state = 'resolved' AND ends_at < ?"),
     };
   }
 
@@ -524,5 +535,64 @@ class SqliteTx implements StoreTx {
       data: string;
     }[];
     return deepFreeze(rows.map((r) => ({ seq: r.seq, t: r.t, kind: r.kind, vmId: r.vm_id, data: JSON.parse(r.data) as Record<string, unknown> })));
+  }
+
+  // --- shadows and alerts (documents)
+
+  getShadow(id: string): ShadowRow | undefined {
+    this.reading();
+    const doc = this.q.shadow.get(id) as string | undefined;
+    return doc === undefined ? undefined : deepFreeze(JSON.parse(doc) as ShadowRow);
+  }
+
+  listShadows(vmId?: string): readonly ShadowRow[] {
+    this.reading();
+    const docs = (vmId === undefined ? this.q.shadows.all() : this.q.shadowsOfVm.all(vmId)) as string[];
+    return deepFreeze(docs.map((d) => JSON.parse(d) as ShadowRow));
+  }
+
+  putShadow(row: ShadowRow): ShadowRow {
+    this.writing();
+    const doc = JSON.stringify(row);
+    this.q.putShadow.run(row.id, row.vmId, doc);
+    return deepFreeze(JSON.parse(doc) as ShadowRow);
+  }
+
+  deleteShadow(id: string): boolean {
+    this.writing();
+    return this.q.deleteShadow.run(id).changes > 0;
+  }
+
+  getAlert(key: string): AlertRow | undefined {
+    this.reading();
+    const doc = this.q.alert.get(key) as string | undefined;
+    return doc === undefined ? undefined : deepFreeze(JSON.parse(doc) as AlertRow);
+  }
+
+  listAlerts(q: { all?: boolean; vmId?: string; limit?: number } = {}): readonly AlertRow[] {
+    this.reading();
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit ?? DEFAULT_EVENT_LIMIT };
+    if (!q.all) where.push("state = 'firing'");
+    if (q.vmId !== undefined) {
+      where.push('vm_id = @vmId');
+      params.vmId = q.vmId;
+    }
+    const sql = `SELECT doc FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY updated_at DESC, key LIMIT @limit`;
+    let stmt = this.eventQueries.get(sql);
+    if (!stmt) this.eventQueries.set(sql, (stmt = this.db.prepare(sql).pluck(true)));
+    return deepFreeze((stmt.all(params) as string[]).map((d) => JSON.parse(d) as AlertRow));
+  }
+
+  putAlert(row: AlertRow): AlertRow {
+    this.writing();
+    const doc = JSON.stringify(row);
+    this.q.putAlert.run(row.key, row.state, row.vmId, row.updatedAt, row.endsAt, doc);
+    return deepFreeze(JSON.parse(doc) as AlertRow);
+  }
+
+  pruneAlerts(before: number): number {
+    this.writing();
+    return this.q.pruneAlerts.run(before).changes;
   }
 }
