@@ -29,6 +29,10 @@ import { HttpServerClient, type ServerClient } from './server-client.js';
 import { pause } from './timing.js';
 import { endpointUrl } from './vm-spec.js';
 import { VmManager } from './vm-manager.js';
+import { ReplicationManager } from './replication/manager.js';
+import { replicationRoutes } from './replication/routes.js';
+import { defaultTargets, ShadowManager, shadowRoutes } from './shadows/index.js';
+import type { BlockTargetDriver } from '../storage/driver.js';
 
 /** The agent's configuration (the CLI resolves it from flags). */
 export interface AgentConfig {
@@ -71,6 +75,8 @@ export interface AgentDeps {
   random?: () => number;
   cpuUsageUs?: () => number;
   probe?: (url: string, signal: AbortSignal) => Promise<ProbeResult>;
+  /** Shadow targets (default: qemu-storage-daemon beside QEMU, simulated beside the simulated driver). */
+  targets?: BlockTargetDriver;
 }
 
 /** Default API port. */
@@ -83,6 +89,10 @@ export class Agent {
   private stopped = false;
   /** The last fencing's report (tests, info). */
   lastFence: FenceReport | null = null;
+  /** Primary-side shadow replication (src/agent/replication/). */
+  replication!: ReplicationManager;
+  /** Shadow-side targets and shadow VMs (src/agent/shadows/). */
+  shadows!: ShadowManager;
 
   private constructor(
     readonly config: AgentConfig,
@@ -124,6 +134,10 @@ export class Agent {
     });
     const adopted = await manager.adoptAll();
     log.info({ vms: adopted.length, running: adopted.filter((v) => v.pid !== null).length }, 'VMs adopted from the run dir');
+    const replication = new ReplicationManager({ driver, clock, log, records, runDir: cfg.runDir, fenced: () => lease?.state.fenced ?? false });
+    replication.start();
+    const shadows = new ShadowManager({ driver, targets: deps.targets ?? defaultTargets(driver, cfg.runDir, clock), clock, log, runDir: cfg.runDir, address: cfg.address, ports: deps.ports ?? osPortPicker });
+    await shadows.start();
 
     const buffer = new SampleBuffer(cfg.bufferCapacity);
     const sampler = new Sampler({
@@ -144,9 +158,12 @@ export class Agent {
     const listenHost = cfg.listenHost ?? cfg.address;
     let api: AgentApi;
     try {
-      api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
+      const routes = [replicationRoutes(replication), shadowRoutes(shadows)];
+      api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log, routes }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
     } catch (e) {
       // Port taken or address not on this host: detach (the VMs keep running) and report.
+      await replication.close();
+      await shadows.close();
       sampler.close();
       manager.close();
       throw e;
@@ -172,6 +189,8 @@ export class Agent {
     });
 
     self = new Agent(cfg, driver, manager, sampler, lease, api, apiUrl, driverInfo, clock, log, startedAt);
+    self.replication = replication;
+    self.shadows = shadows;
     log.info({ name: cfg.name, apiUrl, address: cfg.address, runDir: cfg.runDir, driver: driverInfo.kind, accel: driverInfo.accel }, 'agent listening');
     // One registration attempt before the watchdog runs: a restarted agent whose server is
     // up renews at once instead of fencing on an old persisted lease.
@@ -222,6 +241,8 @@ export class Agent {
     const giveUp = new AbortController();
     await Promise.race([this.sampler.flush(giveUp.signal), pause(this.clock, flushMs, giveUp.signal)]).catch((e: unknown) => this.log.warn({ err: errText(e) }, 'final flush failed'));
     giveUp.abort();
+    await this.replication.close({ resumeQuiesced: true });
+    await this.shadows.close();
     this.sampler.close();
     this.manager.close();
     await this.driver.close();
@@ -234,6 +255,8 @@ export class Agent {
     this.stopped = true;
     this.abort.abort();
     await this.api.close();
+    await this.replication.close();
+    await this.shadows.close();
     this.sampler.close();
     this.manager.close();
     await this.driver.close();

@@ -34,13 +34,28 @@ export interface Placement {
 export function toVmSpec(spec: AgentVmSpec, at: Placement): VmSpecInput {
   return {
     id: spec.id,
-    vcpus: { base: spec.vcpus, max: spec.maxVcpus },
-    memory: spec.maxMemoryMiB > spec.memoryMiB ? { baseMiB: spec.memoryMiB, slots: MEMORY_SLOTS, maxMiB: spec.maxMemoryMiB } : { baseMiB: spec.memoryMiB },
+    ...machineShape(spec),
     boot: { kind: 'kernel', kernel: spec.kernel, initrd: spec.initrd, append: spec.append ?? guestKernelArgs() },
     disks: [{ kind: 'file', id: DATA_DISK_ID, path: at.dataDisk, format: 'qcow2' }],
-    network: { kind: 'user', forwards: [{ hostAddr: at.address, hostPort: at.servicePort, guestPort: GUEST_SERVICE_PORT }] },
+    network: serviceNetwork(at.address, at.servicePort),
     devices: [{ kind: 'pcie-root-port', id: 'rp1', chassis: 1, slot: 1 }],
   };
+}
+
+/**
+ * The vCPU and memory part of a VM spec: room to hot-add vCPUs up to `maxVcpus` and DIMMs up
+ * to `maxMemoryMiB`. A shadow gets the same shape as its primary (live migration needs it).
+ */
+export function machineShape(s: { vcpus: number; maxVcpus: number; memoryMiB: number; maxMemoryMiB: number }): Pick<VmSpecInput, 'vcpus' | 'memory'> {
+  return {
+    vcpus: { base: s.vcpus, max: s.maxVcpus },
+    memory: s.maxMemoryMiB > s.memoryMiB ? { baseMiB: s.memoryMiB, slots: MEMORY_SLOTS, maxMiB: s.maxMemoryMiB } : { baseMiB: s.memoryMiB },
+  };
+}
+
+/** User-mode networking with the guest service forwarded from `address:servicePort`. */
+export function serviceNetwork(address: string, servicePort: number): NonNullable<VmSpecInput['network']> {
+  return { kind: 'user', forwards: [{ hostAddr: address, hostPort: servicePort, guestPort: GUEST_SERVICE_PORT }] };
 }
 
 /**

@@ -58,6 +58,8 @@ export type ContractCase =
   | 'stats shape'
   | 'hot-add vCPU and memory'
   | 'mirror to an NBD export'
+  | 'backup with a dirty bitmap to an NBD export'
+  | 'block job speed'
   | 'migration into a paused target'
   | 'adopt after driver restart'
   | 'event iterator';
@@ -332,6 +334,85 @@ export function runHypervisorContract(opts: ContractOptions): void {
         await d().stopNbdExport(dst); // no-op
         await cleanupVms(dst);
         expect(await t.diskDigest(dstDisk)).toBe(await t.diskDigest(srcDisk));
+      } finally {
+        await cleanupVms(src, dst);
+      }
+    });
+
+    kase('backup with a dirty bitmap to an NBD export', async () => {
+      const src = 'c-bak-src';
+      const dst = 'c-bak-dst';
+      try {
+        const srcDisk = await t.makeDisk('c-bak-src', 16);
+        const dstDisk = await t.makeDisk('c-bak-dst', 16);
+        await t.fillDisk(srcDisk, 11);
+        await d().create(baseSpec(dst, { disks: [{ kind: 'file', id: 'data', path: dstDisk }], incoming: true }));
+        await d().create(baseSpec(src, { disks: [{ kind: 'file', id: 'data', path: srcDisk }] }));
+        await d().start(dst);
+        const port = await t.freePort();
+        await d().startNbdExport(dst, { host: t.address, port, exports: [{ name: 'data', device: 'data', writable: true }] });
+        await d().start(src);
+        const target = { host: t.address, port, export: 'data' };
+        const base = { device: 'data', target, targetNode: 'bk0' };
+        // Refused backups change nothing: no bitmap, no job (the transaction is all or nothing).
+        const missing = { host: t.address, port: await t.freePort(), export: 'data' };
+        await expectCode(d().backup(src, { ...base, jobId: 'b-miss', target: missing, targetNode: 'bk-miss', sync: 'full', bitmap: 'bm0' }), 'HV_COMMAND_FAILED');
+        await expectCode(d().backup(src, { ...base, jobId: 'b-nobm', sync: 'incremental', bitmap: 'bm0' }), 'HV_COMMAND_FAILED');
+        expect(await d().queryDirtyBitmaps(src, 'data')).toEqual([]);
+        expect(await d().queryBlockJobs(src)).toEqual([]);
+        // The full copy starts the bitmap at its own point in time, then ends by itself.
+        const full = wait((e) => e.type === 'BLOCK_JOB_COMPLETED' && e.data.device === 'b-full', src, 'BLOCK_JOB_COMPLETED b-full');
+        expect((await d().backup(src, { ...base, jobId: 'b-full', sync: 'full', bitmap: 'bm0' })).jobId).toBe('b-full');
+        const ev = await full;
+        expect(ev.data.error).toBeUndefined();
+        expect(ev.data).toMatchObject({ type: 'backup', offset: ev.data.len });
+        expect(await d().queryBlockJobs(src)).toEqual([]); // auto-dismissed
+        const bms = await d().queryDirtyBitmaps(src, 'data');
+        expect(bms).toEqual([{ name: 'bm0', count: 0, granularity: bms[0]?.granularity, busy: false, recording: true }]);
+        expect(bms[0].granularity).toBeGreaterThan(0);
+        await expectCode(d().backup(src, { ...base, jobId: 'b-full2', sync: 'full', bitmap: 'bm0' }), 'HV_COMMAND_FAILED'); // the bitmap exists
+        // An incremental round over the same target node: nothing dirty, done at once.
+        const inc = wait((e) => e.type === 'BLOCK_JOB_COMPLETED' && e.data.device === 'b-inc1', src, 'BLOCK_JOB_COMPLETED b-inc1');
+        await d().backup(src, { ...base, jobId: 'b-inc1', sync: 'incremental', bitmap: 'bm0' });
+        expect((await inc).data.error).toBeUndefined();
+        expect((await d().queryDirtyBitmaps(src, 'data')).map((b) => [b.name, b.count])).toEqual([['bm0', 0]]);
+        await d().removeDirtyBitmap(src, 'data', 'bm0');
+        await d().removeDirtyBitmap(src, 'data', 'bm0'); // no-op
+        expect(await d().queryDirtyBitmaps(src, 'data')).toEqual([]);
+        await d().removeNbdTarget(src, 'bk0');
+        await d().removeNbdTarget(src, 'bk0'); // no-op
+        await cleanupVms(src);
+        await d().stopNbdExport(dst);
+        await cleanupVms(dst);
+        expect(await t.diskDigest(dstDisk)).toBe(await t.diskDigest(srcDisk));
+      } finally {
+        await cleanupVms(src, dst);
+      }
+    });
+
+    kase('block job speed', async () => {
+      const src = 'c-spd-src';
+      const dst = 'c-spd-dst';
+      try {
+        await d().create(baseSpec(dst, { disks: [{ kind: 'file', id: 'data', path: await t.makeDisk('c-spd-dst', 16) }], incoming: true }));
+        await d().create(baseSpec(src, { disks: [{ kind: 'file', id: 'data', path: await t.makeDisk('c-spd-src', 16) }] }));
+        await d().start(dst);
+        const port = await t.freePort();
+        await d().startNbdExport(dst, { host: t.address, port, exports: [{ name: 'data', device: 'data', writable: true }] });
+        await d().start(src);
+        const ready = wait((e) => e.type === 'BLOCK_JOB_READY' && e.data.device === 'm-spd', src, 'BLOCK_JOB_READY');
+        await d().mirror(src, { jobId: 'm-spd', device: 'data', target: { host: t.address, port, export: 'data' }, sync: 'full', copyMode: 'background' });
+        await ready;
+        // The mirror's own dirty tracking shows as an anonymous bitmap (nothing left to copy now).
+        expect(await d().queryDirtyBitmaps(src, 'data')).toEqual([]);
+        const anon = await d().queryDirtyBitmaps(src, 'data', { includeAnonymous: true });
+        expect(anon.map((b) => [b.name, b.count])).toEqual([['', 0]]);
+        await d().setBlockJobSpeed(src, 'm-spd', 1024 * 1024);
+        expect((await d().queryBlockJobs(src))[0]).toMatchObject({ jobId: 'm-spd', speed: 1024 * 1024 });
+        await d().setBlockJobSpeed(src, 'm-spd', 0);
+        expect((await d().queryBlockJobs(src))[0].speed).toBe(0);
+        await expectCode(d().setBlockJobSpeed(src, 'nojob', 1024), 'HV_COMMAND_FAILED');
+        await d().cancelBlockJob(src, 'm-spd');
       } finally {
         await cleanupVms(src, dst);
       }

@@ -14,6 +14,7 @@
  */
 import type { DiskSpecInput, VmSpecInput } from './spec.js';
 import type {
+  BackupOptions,
   BlockJobEnd,
   BlockJobInfo,
   DriverInfo,
@@ -27,6 +28,7 @@ import type {
   VmStats,
   VmStatus,
   VmSummary,
+  DirtyBitmapInfo,
 } from './types.js';
 
 export type { HypervisorError } from './errors.js';
@@ -128,6 +130,32 @@ export interface HypervisorDriver {
 
   /** Completes a ready job (a mirror pivots to its target) and waits for it to end. */
   completeBlockJob(id: string, jobId: string, opts?: { timeoutMs?: number }): Promise<BlockJobEnd>;
+
+  /**
+   * Starts a backup job copying a disk to an NBD export (`blockdev-add` nbd as `targetNode`
+   * when absent, then `blockdev-backup`; a full copy with `bitmap` runs in one `transaction`
+   * with `block-dirty-bitmap-add`). The job ends by itself: `BLOCK_JOB_COMPLETED` (with `error`
+   * when it failed), auto-dismissed; the target node stays. Re-running with a live job of the
+   * same id returns that job. An existing bitmap name for a full copy, a missing one for an
+   * incremental copy, or an unreachable export throw `HV_COMMAND_FAILED` and change nothing.
+   */
+  backup(id: string, opts: BackupOptions): Promise<BlockJobInfo>;
+
+  /** Changes a running block job's speed limit (bytes per second, 0 = unlimited). */
+  setBlockJobSpeed(id: string, jobId: string, bytesPerSec: number): Promise<void>;
+
+  /**
+   * The named dirty bitmaps of a disk, with their dirty byte counts; with `includeAnonymous`
+   * also the hypervisor's own (name `''`): a mirror's holds what it has not copied yet, which
+   * its job's `len - offset` shows only once the job's loop runs again.
+   */
+  queryDirtyBitmaps(id: string, device: string, opts?: { includeAnonymous?: boolean }): Promise<DirtyBitmapInfo[]>;
+
+  /** Removes a dirty bitmap of a disk; no-op when there is none of that name. */
+  removeDirtyBitmap(id: string, device: string, name: string): Promise<void>;
+
+  /** Removes an NBD client node made by {@link backup} (no job may use it); no-op when absent. */
+  removeNbdTarget(id: string, node: string): Promise<void>;
 
   /** Serves disks over NBD (`nbd-server-start` + `block-export-add`); adds exports when the server already runs on the same address. */
   startNbdExport(id: string, opts: NbdExportOptions): Promise<void>;

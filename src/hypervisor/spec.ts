@@ -38,6 +38,17 @@ const nbdDisk = z.object({
   port,
   export: z.string().min(1),
   readOnly: z.boolean().default(false),
+  /**
+   * Writes go to a throwaway overlay (rehearsal boots from a read-only point-in-time export):
+   * the export is only read, the guest still sees a writable disk.
+   */
+  snapshot: z.boolean().default(false),
+  /**
+   * After a lost connection (the export's process restarted), requests wait this long for the
+   * client to reconnect instead of failing at once (QEMU `reconnect-delay`). Absent: QEMU's
+   * default (0: the first request after a loss fails, the next ones reconnect).
+   */
+  reconnectDelaySeconds: z.number().int().min(1).max(3600).optional(),
 });
 
 /** A data disk: a local file or an NBD export. */

@@ -77,6 +77,50 @@ export interface MirrorOptions {
   speed?: number;
 }
 
+/**
+ * Options of {@link HypervisorDriver.backup}: one `blockdev-backup` job from a disk to an NBD
+ * export, the building block of periodic replication (a full copy that starts a dirty bitmap,
+ * then incremental copies of what the bitmap marks).
+ */
+export interface BackupOptions {
+  /** Job id (unique among the VM's live jobs). */
+  jobId: string;
+  /** Disk id (node name) of the source disk. */
+  device: string;
+  target: NbdTarget;
+  /**
+   * Node name of the NBD client node written to (at most 31 characters). Added when absent and
+   * left in place when the job ends, so the rounds of a periodic replication reuse one
+   * connection; {@link HypervisorDriver.removeNbdTarget} removes it.
+   */
+  targetNode: string;
+  /**
+   * `full`: the whole disk; with `bitmap`, a new dirty bitmap of that name is created in the same
+   * transaction, so it records exactly the writes after the copy's point in time.
+   * `incremental`: only the clusters `bitmap` marks dirty. The hypervisor rolls the bitmap
+   * itself: cleared when the job succeeds, the copied bits merged back when it fails.
+   */
+  sync: 'full' | 'incremental';
+  bitmap?: string;
+  /** Bytes per second limit; 0 or absent for unlimited. */
+  speed?: number;
+}
+
+/** A dirty bitmap of a disk (`query-named-block-nodes` dirty-bitmaps). */
+export interface DirtyBitmapInfo {
+  /**
+   * The bitmap's name; `''` for the hypervisor's own anonymous bitmaps (a mirror's dirty
+   * tracking: what it has yet to copy; the successor of a bitmap a backup uses).
+   */
+  name: string;
+  /** Dirty bytes (whole clusters of `granularity`). */
+  count: number;
+  granularity: number;
+  /** True while a job uses it (an incremental backup in flight). */
+  busy: boolean;
+  recording: boolean;
+}
+
 /** A block job as the hypervisor reports it. `offset`/`len` are progress counters (len grows with guest writes). */
 export interface BlockJobInfo {
   jobId: string;

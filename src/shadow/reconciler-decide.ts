@@ -103,6 +103,15 @@ function measuredColdBoot(shadows: readonly ShadowRow[]): number | null {
   return best?.s ?? null;
 }
 
+/**
+ * Probes from the first successful one on: a guest that is still booting fails its probes, and
+ * that says nothing about its health (a VM that never answers is not running, nothing to shadow).
+ */
+export function sinceFirstSuccess<T extends { value: number }>(probes: readonly T[]): readonly T[] {
+  const i = probes.findIndex((p) => p.value > 0);
+  return i < 0 ? [] : probes.slice(i);
+}
+
 /** Risk, size and sync choice of every primary. */
 export function analyzeVms(snap: Snapshot, config: UmbraConfig): Map<string, VmAnalysis> {
   const out = new Map<string, VmAnalysis>();
@@ -121,7 +130,7 @@ export function analyzeVms(snap: Snapshot, config: UmbraConfig): Map<string, VmA
       forecasts,
       failoverPriority: policy.failover_priority,
       health: {
-        probes: probeCounts(snap.health.get(vm.id) ?? []),
+        probes: probeCounts(sinceFirstSuccess(snap.health.get(vm.id) ?? [])),
         ...(cpuForecast && cpu.length ? { anomaly: countForecastMisses(cpuForecast, cpu) } : {}),
       },
     });

@@ -225,6 +225,25 @@ describe('ShadowReconciler', () => {
     expect((await shadowsOf('vm1'))[0].status.verify).toMatchObject({ ok: true, pauseMs: 42 });
   });
 
+  it('concurrent rehearsals of one shadow share one run', async () => {
+    await rec.pass();
+    agents.ready('vm1');
+    await rec.pass();
+    const [s] = await shadowsOf('vm1');
+    let runs = 0;
+    const orig = agents.rehearse.bind(agents);
+    agents.rehearse = async (...args) => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 20));
+      return orig(...args);
+    };
+    const [a, b] = await Promise.all([rec.rehearse(s.id), rec.rehearse(s.id)]);
+    expect(runs).toBe(1);
+    expect(a).toEqual(b);
+    await rec.rehearse(s.id);
+    expect(runs).toBe(2);
+  });
+
   it('a deleted VM loses its shadow: replication stopped, shadow deleted, record gone', async () => {
     await rec.pass();
     const [s] = await shadowsOf('vm1');
@@ -246,5 +265,15 @@ describe('ShadowReconciler', () => {
     expect(e.text).toMatch(/vm1/);
     expect(e.text).toMatch(/protect/);
     expect(e.analysis?.assessment.risk).toBe(0);
+  });
+});
+
+describe('sinceFirstSuccess', () => {
+  it('drops the failed probes of a booting guest, keeps later failures', async () => {
+    const { sinceFirstSuccess } = await import('./reconciler-decide.js');
+    const v = (xs: number[]) => xs.map((value, t) => ({ t, value }));
+    expect(sinceFirstSuccess(v([0, 0, 0, 1, 1, 0, 1])).map((p) => p.value)).toEqual([1, 1, 0, 1]);
+    expect(sinceFirstSuccess(v([0, 0]))).toEqual([]);
+    expect(sinceFirstSuccess(v([]))).toEqual([]);
   });
 });

@@ -124,6 +124,8 @@ export class ShadowReconciler {
   /** Shadow ids with a create in flight (agents are slow; the next pass must not start another). */
   private readonly creating = new Set<string>();
   private lastDecisions: Decision[] = [];
+  /** Verifications and rehearsals in flight, by `kind:shadowId`: a second caller joins the first. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
   private checking = false;
 
   constructor(private readonly o: ShadowReconcilerOptions) {}
@@ -196,7 +198,11 @@ export class ShadowReconciler {
    * until the target holds every write, both sides are digested (1 MiB chunks), the primary
    * resumes. The pause is measured. A mismatch raises `corruption` and starts a full resync.
    */
-  async verify(shadowId: string): Promise<VerifyResult> {
+  verify(shadowId: string): Promise<VerifyResult> {
+    return this.once(`verify:${shadowId}`, () => this.doVerify(shadowId));
+  }
+
+  private async doVerify(shadowId: string): Promise<VerifyResult> {
     const { shadow, primary, host } = await this.endpoints(shadowId);
     const maxPause = this.o.verifyMaxPauseMs ?? 5000;
     const at = this.o.clock.now();
@@ -256,7 +262,11 @@ export class ShadowReconciler {
   }
 
   /** Runs the policy's warm-up task in (or, for a migrate shadow, beside) the shadow and records it. */
-  async rehearse(shadowId: string): Promise<RehearsalResult> {
+  rehearse(shadowId: string): Promise<RehearsalResult> {
+    return this.once(`rehearse:${shadowId}`, () => this.doRehearse(shadowId));
+  }
+
+  private async doRehearse(shadowId: string): Promise<RehearsalResult> {
     const { shadow, host } = await this.endpoints(shadowId);
     const policy = policyOf(this.o.config(), await this.vmIdentity(shadow.vmId));
     const r = await this.o.agents.rehearse(host, shadowId, policy ? rehearsalTaskOf(policy) : undefined);
@@ -288,6 +298,15 @@ export class ShadowReconciler {
   }
 
   // --- internals
+
+  /** Runs `fn` unless a run under `key` is in flight, whose result is then shared. */
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const p = fn().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
 
   /** Everything a pass decides from, read in one consistent view. */
   private async snapshot(): Promise<Snapshot> {

@@ -104,6 +104,16 @@ describe('diskArgs', () => {
     ]);
   });
 
+  it('NBD disks: reconnect-delay when asked; snapshot=on over a read-only export', () => {
+    expect(diskArgs(disk({ kind: 'nbd', id: 'data', host: 'h', port: 1, export: 'e', reconnectDelaySeconds: 5 }))[1]).toBe(
+      'driver=nbd,node-name=data,server.type=inet,server.host=h,server.port=1,export=e,reconnect-delay=5',
+    );
+    expect(diskArgs(disk({ kind: 'nbd', id: 'data', host: 'h', port: 1, export: 'e-pit1', snapshot: true })).slice(0, 2)).toEqual([
+      '-drive',
+      'if=none,id=data,driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=h,file.server.port=1,file.export=e-pit1,snapshot=on',
+    ]);
+  });
+
   it('uses -drive snapshot=on for throwaway writes', () => {
     expect(diskArgs(disk({ kind: 'file', id: 'data', path: '/d.raw', snapshot: true }))[1]).toBe('if=none,id=data,file=/d.raw,format=raw,snapshot=on');
   });

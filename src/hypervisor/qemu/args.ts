@@ -32,15 +32,22 @@ export function accelArg(accel: Accel, spec: VmSpec): string {
 
 /**
  * The options attaching one data disk: `-blockdev` nodes (protocol node, then the format node
- * named by the disk id) and the virtio-blk device. A `snapshot` disk uses `-drive
- * snapshot=on` instead (QEMU's throwaway overlay; `-blockdev` has no such option).
+ * named by the disk id) and the virtio-blk device. A `snapshot` disk (file or NBD) uses
+ * `-drive snapshot=on` instead (QEMU's throwaway overlay; `-blockdev` has no such option).
  */
 export function diskArgs(d: DiskSpec): string[] {
   const share = d.kind === 'file' && d.shareRw ? ',share-rw=on' : '';
   const dev = ['-device', `virtio-blk-pci,drive=${d.id},id=${d.id}-dev,serial=${d.id}${share}`];
   if (d.kind === 'nbd') {
+    const rd = d.reconnectDelaySeconds ? `,reconnect-delay=${d.reconnectDelaySeconds}` : '';
+    if (d.snapshot) {
+      // -drive snapshot=on opens the export read-only (auto-read-only) under a temporary
+      // writable qcow2 overlay: a read-only point-in-time export boots a guest that writes.
+      const nbd = `file.driver=nbd,file.server.type=inet,file.server.host=${qemuEscape(d.host)},file.server.port=${d.port},file.export=${qemuEscape(d.export)}${rd ? `,file.${rd.slice(1)}` : ''}`;
+      return ['-drive', `if=none,id=${d.id},driver=raw,${nbd},snapshot=on${d.readOnly ? ',readonly=on' : ''}`, ...dev];
+    }
     const ro = d.readOnly ? ',read-only=on' : '';
-    return ['-blockdev', `driver=nbd,node-name=${d.id},server.type=inet,server.host=${qemuEscape(d.host)},server.port=${d.port},export=${qemuEscape(d.export)}${ro}`, ...dev];
+    return ['-blockdev', `driver=nbd,node-name=${d.id},server.type=inet,server.host=${qemuEscape(d.host)},server.port=${d.port},export=${qemuEscape(d.export)}${ro}${rd}`, ...dev];
   }
   if (d.snapshot) {
     return ['-drive', `if=none,id=${d.id},file=${qemuEscape(d.path)},format=${d.format},snapshot=on${d.readOnly ? ',readonly=on' : ''}`, ...dev];

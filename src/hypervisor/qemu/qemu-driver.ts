@@ -25,6 +25,7 @@ import {
 import { EventHub, waitForEvent } from '../events.js';
 import { parseDiskSpec, parseVmSpec, sameSpec, type DiskSpecInput, type VmSpec, type VmSpecInput } from '../spec.js';
 import type {
+  BackupOptions,
   BlockJobEnd,
   BlockJobInfo,
   DriverInfo,
@@ -38,6 +39,7 @@ import type {
   VmStats,
   VmStatus,
   VmSummary,
+  DirtyBitmapInfo,
 } from '../types.js';
 import { probeAccel } from './accel-probe.js';
 import { buildQemuArgs, type Accel } from './args.js';
@@ -335,6 +337,27 @@ export class QemuHypervisorDriver implements HypervisorDriver {
     const q = await this.qmp(rt, 'completeBlockJob');
     rt.pivoting.add(jobId); // after a pivot the target node IS the disk: never remove it
     return this.endJob(rt, jobId, opts.timeoutMs ?? 30000, () => q.execute('block-job-complete', { device: jobId }));
+  }
+
+  async backup(id: string, opts: BackupOptions): Promise<BlockJobInfo> {
+    return ops.ensureBackup(await this.qmp(this.runtime(id, 'backup'), 'backup'), opts);
+  }
+
+  async setBlockJobSpeed(id: string, jobId: string, bytesPerSec: number): Promise<void> {
+    const q = await this.qmp(this.runtime(id, 'setBlockJobSpeed'), 'setBlockJobSpeed');
+    await q.execute('block-job-set-speed', { device: jobId, speed: bytesPerSec });
+  }
+
+  async queryDirtyBitmaps(id: string, device: string, opts: { includeAnonymous?: boolean } = {}): Promise<DirtyBitmapInfo[]> {
+    return ops.queryDirtyBitmaps(await this.qmp(this.runtime(id, 'queryDirtyBitmaps'), 'queryDirtyBitmaps'), device, opts.includeAnonymous ?? false);
+  }
+
+  async removeDirtyBitmap(id: string, device: string, name: string): Promise<void> {
+    await ops.removeDirtyBitmap(await this.qmp(this.runtime(id, 'removeDirtyBitmap'), 'removeDirtyBitmap'), device, name);
+  }
+
+  async removeNbdTarget(id: string, node: string): Promise<void> {
+    await ops.removeNode(await this.qmp(this.runtime(id, 'removeNbdTarget'), 'removeNbdTarget'), node);
   }
 
   async startNbdExport(id: string, opts: NbdExportOptions): Promise<void> {

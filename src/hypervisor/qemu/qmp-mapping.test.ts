@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuDeviceId, mapRunState, pickFreeCpuSlot, toBlockJobInfo, toDiskStats, toMigrationInfo, type CpuSlot } from './qmp-mapping.js';
+import { cpuDeviceId, mapRunState, pickFreeCpuSlot, toBlockJobInfo, toDirtyBitmaps, toDiskStats, toMigrationInfo, type CpuSlot } from './qmp-mapping.js';
 
 describe('QMP reply mappings (QEMU 7.2 shapes)', () => {
   it('maps run states', () => {
@@ -46,5 +46,22 @@ describe('QMP reply mappings (QEMU 7.2 shapes)', () => {
     expect(free.props['core-id']).toBe(2);
     expect(cpuDeviceId(free)).toBe('cpu-s0-c2-t0');
     expect(pickFreeCpuSlot([slot(0, true)])).toBeNull();
+  });
+  it('lists the named dirty bitmaps of a node (the successors of a running backup are anonymous)', () => {
+    // As measured on QEMU 7.2 during an incremental blockdev-backup.
+    const nodes = [
+      { 'node-name': 'data-file' },
+      {
+        'node-name': 'data',
+        'dirty-bitmaps': [
+          { recording: false, persistent: false, busy: false, granularity: 65536, count: 0 },
+          { name: 'bm0', recording: true, persistent: false, busy: true, granularity: 65536, count: 4194304 },
+        ],
+      },
+    ];
+    expect(toDirtyBitmaps(nodes, 'data')).toEqual([{ name: 'bm0', count: 4194304, granularity: 65536, busy: true, recording: true }]);
+    expect(toDirtyBitmaps(nodes, 'data', true).map((b) => [b.name, b.count])).toEqual([['', 0], ['bm0', 4194304]]);
+    expect(toDirtyBitmaps(nodes, 'data-file')).toEqual([]);
+    expect(toDirtyBitmaps(nodes, 'nope')).toEqual([]);
   });
 });

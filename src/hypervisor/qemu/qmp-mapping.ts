@@ -1,7 +1,7 @@
 /**
  * Pure mappings from QMP replies (QEMU 7.2 shapes) to the driver's records.
  */
-import type { BlockJobInfo, DiskStats, MigrationInfo, VmState } from '../types.js';
+import type { BlockJobInfo, DirtyBitmapInfo, DiskStats, MigrationInfo, VmState } from '../types.js';
 
 /** QEMU's RunState (`query-status`.status) → {@link VmState}. */
 export function mapRunState(status: string): VmState {
@@ -38,6 +38,19 @@ export function toBlockJobInfo(j: Record<string, unknown>): BlockJobInfo {
     len: Number(j.len ?? 0),
     speed: Number(j.speed ?? 0),
   };
+}
+
+/**
+ * The dirty bitmaps of node `device` from `query-named-block-nodes` (flat). Anonymous bitmaps
+ * (a mirror's dirty tracking, the successors QEMU adds while an incremental backup runs) are
+ * left out unless `includeAnonymous`; their name is then `''`.
+ */
+export function toDirtyBitmaps(nodes: Record<string, unknown>[], device: string, includeAnonymous = false): DirtyBitmapInfo[] {
+  const node = nodes.find((n) => n['node-name'] === device);
+  const list = (node?.['dirty-bitmaps'] ?? []) as Record<string, unknown>[];
+  return list
+    .filter((b) => includeAnonymous || typeof b.name === 'string')
+    .map((b) => ({ name: typeof b.name === 'string' ? b.name : '', count: Number(b.count ?? 0), granularity: Number(b.granularity ?? 0), busy: b.busy === true, recording: b.recording === true }));
 }
 
 /** `query-migrate` → {@link MigrationInfo} (an empty reply means no migration yet: `none`). */

@@ -4,9 +4,9 @@
  */
 import { HotplugError, HvCommandError, isHypervisorError } from '../errors.js';
 import type { DiskSpec, VmSpec } from '../spec.js';
-import type { BlockJobInfo, HotAddResult, MirrorOptions, NbdExportOptions } from '../types.js';
+import type { BackupOptions, BlockJobInfo, DirtyBitmapInfo, HotAddResult, MirrorOptions, NbdExportOptions } from '../types.js';
 import type { QmpClient } from './qmp-client.js';
-import { cpuDeviceId, pickFreeCpuSlot, toBlockJobInfo, type CpuSlot } from './qmp-mapping.js';
+import { cpuDeviceId, pickFreeCpuSlot, toBlockJobInfo, toDirtyBitmaps, type CpuSlot } from './qmp-mapping.js';
 
 const MiB = 1024 * 1024;
 
@@ -66,6 +66,64 @@ export async function ensureMirror(qmp: QmpClient, opts: MirrorOptions): Promise
 /** Removes a mirror's NBD target node if it is still there (after the job ended without pivot). */
 export async function dropMirrorTarget(qmp: QmpClient, jobId: string): Promise<void> {
   const node = mirrorTargetNode(jobId);
+  if (await nodeExists(qmp, node)) await qmp.execute('blockdev-del', { 'node-name': node });
+}
+
+/**
+ * Ensures a backup job `opts.jobId` from disk `opts.device` to an NBD export: adds the target
+ * node `opts.targetNode` unless it exists, then runs `blockdev-backup` (a full copy with a
+ * bitmap: one `transaction` with `block-dirty-bitmap-add`, so both happen or neither). A node
+ * this call added goes again when the backup is refused. A live job of that id is returned.
+ */
+export async function ensureBackup(qmp: QmpClient, opts: BackupOptions): Promise<BlockJobInfo> {
+  const existing = (await queryBlockJobs(qmp)).find((j) => j.jobId === opts.jobId);
+  if (existing) return existing;
+  let added = false;
+  if (!(await nodeExists(qmp, opts.targetNode))) {
+    await qmp.execute('blockdev-add', {
+      driver: 'nbd',
+      'node-name': opts.targetNode,
+      server: { type: 'inet', host: opts.target.host, port: String(opts.target.port) },
+      export: opts.target.export,
+    });
+    added = true;
+  }
+  const args: Record<string, unknown> = { 'job-id': opts.jobId, device: opts.device, target: opts.targetNode, sync: opts.sync };
+  if (opts.sync === 'incremental') args.bitmap = opts.bitmap;
+  if (opts.speed) args.speed = opts.speed;
+  try {
+    if (opts.sync === 'full' && opts.bitmap) {
+      await qmp.execute('transaction', {
+        actions: [
+          { type: 'block-dirty-bitmap-add', data: { node: opts.device, name: opts.bitmap } },
+          { type: 'blockdev-backup', data: args },
+        ],
+      });
+    } else {
+      await qmp.execute('blockdev-backup', args);
+    }
+  } catch (e) {
+    if (added) await qmp.execute('blockdev-del', { 'node-name': opts.targetNode }).catch(() => undefined);
+    throw e;
+  }
+  const job = (await queryBlockJobs(qmp)).find((j) => j.jobId === opts.jobId);
+  // Nothing to copy (a clean incremental round) ends before the query: report it done.
+  return job ?? { jobId: opts.jobId, type: 'backup', status: 'concluded', ready: false, offset: 0, len: 0, speed: 0 };
+}
+
+/** The dirty bitmaps of node `device` (named ones; anonymous ones too with `includeAnonymous`). */
+export async function queryDirtyBitmaps(qmp: QmpClient, device: string, includeAnonymous = false): Promise<DirtyBitmapInfo[]> {
+  return toDirtyBitmaps(await qmp.execute<Record<string, unknown>[]>('query-named-block-nodes', { flat: true }), device, includeAnonymous);
+}
+
+/** Removes a dirty bitmap when it exists. */
+export async function removeDirtyBitmap(qmp: QmpClient, device: string, name: string): Promise<void> {
+  if (!(await queryDirtyBitmaps(qmp, device)).some((b) => b.name === name)) return;
+  await qmp.execute('block-dirty-bitmap-remove', { node: device, name });
+}
+
+/** Removes a block node when it exists. */
+export async function removeNode(qmp: QmpClient, node: string): Promise<void> {
   if (await nodeExists(qmp, node)) await qmp.execute('blockdev-del', { 'node-name': node });
 }
 

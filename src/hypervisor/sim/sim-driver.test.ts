@@ -172,4 +172,40 @@ describe('SimHypervisorDriver model', () => {
     expect(a).toEqual(await run());
     expect(a.map((l) => l.split(':')[2])).toEqual(['STOP', 'RESUME', 'EXITED']);
   });
+  it('models dirty bitmaps: guest writes count (whole clusters), an incremental backup copies them, a failed one merges them back', async () => {
+    const w = SimWorld.twoHosts();
+    w.addFile('/src.raw', 64);
+    w.addFile('/dst.raw', 64);
+    const d1 = w.driver('h1');
+    const d2 = w.driver('h2');
+    await d2.create(baseSpec('dst', { disks: [{ kind: 'file', id: 'data', path: '/dst.raw' }], incoming: true }));
+    await d2.start('dst');
+    await d2.startNbdExport('dst', { host: '10.0.0.2', port: 10809, exports: [{ name: 'd', device: 'data', writable: true }] });
+    await d1.create(baseSpec('src', { disks: [{ kind: 'file', id: 'data', path: '/src.raw' }] }));
+    await d1.start('src');
+    const ended = (job: string) => waitForEvent(d1, (e) => e.type === 'BLOCK_JOB_COMPLETED' && e.data.device === job, { clock: w.clock, timeoutMs: 60_000 });
+    const base = { device: 'data', target: { host: '10.0.0.2', port: 10809, export: 'd' }, targetNode: 'bk' };
+    const full = ended('f');
+    await d1.backup('src', { ...base, jobId: 'f', sync: 'full', bitmap: 'bm' });
+    expect((await full).data.error).toBeUndefined();
+    const same = () => w.files.get('/src.raw')!.version === w.files.get('/dst.raw')!.version;
+    expect(same()).toBe(true);
+    w.host('h1').guestWrite('src', 'data', 100_000);
+    expect((await d1.queryDirtyBitmaps('src', 'data'))[0]).toMatchObject({ name: 'bm', count: 131072, busy: false });
+    expect(same()).toBe(false);
+    const r1 = ended('r1');
+    const job = await d1.backup('src', { ...base, jobId: 'r1', sync: 'incremental', bitmap: 'bm' });
+    expect(job).toMatchObject({ type: 'backup', len: 131072, ready: false });
+    expect((await d1.queryDirtyBitmaps('src', 'data'))[0]).toMatchObject({ count: 131072, busy: true }); // frozen while it runs
+    expect((await r1).data).toMatchObject({ offset: 131072, len: 131072 });
+    expect(same()).toBe(true);
+    expect((await d1.queryDirtyBitmaps('src', 'data'))[0].count).toBe(0);
+    // The target goes away: the next round fails and gives its bits back.
+    w.host('h1').guestWrite('src', 'data', 65536);
+    await d2.kill('dst');
+    const r2 = ended('r2');
+    await d1.backup('src', { ...base, jobId: 'r2', sync: 'incremental', bitmap: 'bm' });
+    expect((await r2).data.error).toBe('Input/output error');
+    expect((await d1.queryDirtyBitmaps('src', 'data'))[0].count).toBe(65536);
+  });
 });

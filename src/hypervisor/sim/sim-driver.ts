@@ -8,6 +8,7 @@ import { HotplugError, isHypervisorError, PowerdownTimeoutError } from '../error
 import { EventHub, waitForEvent } from '../events.js';
 import { parseDiskSpec, parseVmSpec, type DiskSpecInput, type VmSpecInput } from '../spec.js';
 import type {
+  BackupOptions,
   BlockJobEnd,
   BlockJobInfo,
   DriverInfo,
@@ -21,6 +22,7 @@ import type {
   VmStats,
   VmStatus,
   VmSummary,
+  DirtyBitmapInfo,
 } from '../types.js';
 import type { SimHost } from './sim-host.js';
 
@@ -142,6 +144,31 @@ export class SimHypervisorDriver implements HypervisorDriver {
   async completeBlockJob(id: string, jobId: string): Promise<BlockJobEnd> {
     await this.tick();
     return this.host.endJob(id, jobId, 'complete');
+  }
+
+  async backup(id: string, opts: BackupOptions): Promise<BlockJobInfo> {
+    await this.tick();
+    return this.host.backup(id, opts);
+  }
+
+  async setBlockJobSpeed(id: string, jobId: string, bytesPerSec: number): Promise<void> {
+    await this.tick();
+    this.host.setJobSpeed(id, jobId, bytesPerSec);
+  }
+
+  async queryDirtyBitmaps(id: string, device: string, opts: { includeAnonymous?: boolean } = {}): Promise<DirtyBitmapInfo[]> {
+    await this.tick();
+    return this.host.queryDirtyBitmaps(id, device, opts.includeAnonymous ?? false);
+  }
+
+  async removeDirtyBitmap(id: string, device: string, name: string): Promise<void> {
+    await this.tick();
+    this.host.removeDirtyBitmap(id, device, name);
+  }
+
+  async removeNbdTarget(id: string, node: string): Promise<void> {
+    await this.tick();
+    this.host.removeNbdNode(id, node);
   }
 
   async startNbdExport(id: string, opts: NbdExportOptions): Promise<void> {

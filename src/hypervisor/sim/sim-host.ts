@@ -14,12 +14,14 @@ import {
 } from '../errors.js';
 import { Fanout } from '../events.js';
 import { maxVcpus, sameSpec, type DiskSpec, type VmSpec } from '../spec.js';
-import type { BlockJobEnd, BlockJobInfo, DiskStats, HotAddResult, MigrationInfo, MirrorOptions, NbdExportOptions, VmEvent, VmState, VmStats, VmStatus } from '../types.js';
+import type { BackupOptions, BlockJobEnd, BlockJobInfo, DirtyBitmapInfo, DiskStats, HotAddResult, MigrationInfo, MirrorOptions, NbdExportOptions, VmEvent, VmState, VmStats, VmStatus } from '../types.js';
 import type { SimWorld } from './world.js';
 
 const MiB = 1024 * 1024;
 
 interface SimJob {
+  /** `mirror` (default) or `backup` (ends by itself after copying). */
+  kind?: 'mirror' | 'backup';
   jobId: string;
   device: string;
   targetKey: string;
@@ -28,7 +30,19 @@ interface SimJob {
   len: number;
   startedAt: number;
   ready: boolean;
+  /** backup: the source content version at the job's start (what the target gets). */
+  srcVersion?: number;
+  /** backup (incremental): the bitmap it copies and the dirty bytes it took from it. */
+  bitmap?: string;
+  frozen?: number;
+  /** backup: the NBD client node it writes to. */
+  node?: string;
+  /** Speed limit as set (reported only; the model copies at its own rate). */
+  speed?: number;
 }
+
+/** Dirty cluster size of simulated bitmaps (QEMU's default for a 64 MiB disk). */
+const BITMAP_GRANULARITY = 65536;
 
 interface SimMigration {
   status: string;
@@ -59,6 +73,10 @@ export interface SimVm {
   /** Hot-plugged disks by bus. */
   attached: Map<string, DiskSpec>;
   jobs: Map<string, SimJob>;
+  /** Dirty bitmaps per disk id: name → dirty bytes (gone with the process, as QEMU's non-persistent ones). */
+  bitmaps: Map<string, Map<string, number>>;
+  /** NBD client nodes added by backups: node name → server key and export. */
+  nbdNodes: Map<string, { targetKey: string; exportName: string; dead?: boolean }>;
   nbdKey: string | null;
   caps: Map<string, boolean>;
   migration: SimMigration | null;
@@ -102,6 +120,8 @@ export class SimHost {
       disks: new Map(),
       attached: new Map(),
       jobs: new Map(),
+      bitmaps: new Map(),
+      nbdNodes: new Map(),
       nbdKey: null,
       caps: new Map(),
       migration: null,
@@ -238,6 +258,9 @@ export class SimHost {
     const file = path ? this.world.files.get(path) : undefined;
     if (file) file.version = this.world.bumpVersion();
     for (const j of vm.jobs.values()) if (j.device === diskId && j.ready) this.syncTarget(vm, j);
+    const size = path ? (this.world.files.get(path)?.sizeBytes ?? 0) : 0;
+    const dirty = Math.ceil(bytes / BITMAP_GRANULARITY) * BITMAP_GRANULARITY;
+    for (const [name, count] of vm.bitmaps.get(diskId) ?? []) vm.bitmaps.get(diskId)!.set(name, Math.min(size, count + dirty));
   }
 
   // --- stats ---
@@ -309,10 +332,130 @@ export class SimHost {
     if (how === 'complete' && !job.ready) throw new HvCommandError('block-job-complete', 'GenericError', `The active block job '${jobId}' cannot be completed`, { vmId: id });
     const info = this.jobInfo(job);
     vm.jobs.delete(jobId);
+    this.mergeBack(vm, job);
     // As in QEMU: a ready mirror ends "completed" (the target is a consistent copy) even when cancelled.
     const type = job.ready ? 'BLOCK_JOB_COMPLETED' : 'BLOCK_JOB_CANCELLED';
-    this.emit(vm, type, { device: jobId, len: info.len, offset: info.offset, speed: 0, type: 'mirror' });
+    this.emit(vm, type, { device: jobId, len: info.len, offset: info.offset, speed: 0, type: job.kind ?? 'mirror' });
     return { jobId, outcome: job.ready ? 'completed' : 'cancelled', offset: info.offset, len: info.len };
+  }
+
+  /** A `blockdev-backup` (see HypervisorDriver.backup): copies at the mirror speed, then ends by itself. */
+  backup(id: string, opts: BackupOptions): BlockJobInfo {
+    const vm = this.live(id, 'backup');
+    const existing = vm.jobs.get(opts.jobId);
+    if (existing) return this.jobInfo(existing);
+    if (!vm.disks.has(opts.device)) throw new HvCommandError('blockdev-backup', 'GenericError', `Cannot find device='${opts.device}' nor node-name='${opts.device}'`, { vmId: id });
+    const bms = vm.bitmaps.get(opts.device) ?? new Map<string, number>();
+    if (opts.sync === 'full' && opts.bitmap && bms.has(opts.bitmap)) throw new HvCommandError('transaction', 'GenericError', `Bitmap already exists: ${opts.bitmap}`, { vmId: id });
+    if (opts.sync === 'incremental') {
+      if (!opts.bitmap || !bms.has(opts.bitmap)) throw new HvCommandError('blockdev-backup', 'GenericError', `Bitmap '${opts.bitmap ?? ''}' could not be found`, { vmId: id });
+      if ([...vm.jobs.values()].some((j) => j.bitmap === opts.bitmap)) throw new HvCommandError('blockdev-backup', 'GenericError', `Bitmap '${opts.bitmap}' is currently in use by another operation and cannot be used`, { vmId: id });
+    }
+    let node = vm.nbdNodes.get(opts.targetNode);
+    if (!node) {
+      const key = `${opts.target.host}:${opts.target.port}`;
+      const srv = this.world.nbdServers.get(key);
+      if (!srv) throw new HvCommandError('blockdev-add', 'GenericError', `Failed to connect to '${key}': Connection refused`, { vmId: id });
+      if (!srv.exports.has(opts.target.export)) throw new HvCommandError('blockdev-add', 'GenericError', `Requested export not available`, { vmId: id });
+      node = { targetKey: key, exportName: opts.target.export };
+      vm.nbdNodes.set(opts.targetNode, node);
+    }
+    const size = this.diskSize(vm, opts.device);
+    const path = this.diskFile(vm, opts.device);
+    let len = size;
+    let frozen: number | undefined;
+    if (opts.sync === 'full' && opts.bitmap) bms.set(opts.bitmap, 0);
+    if (opts.sync === 'incremental') {
+      frozen = bms.get(opts.bitmap!)!;
+      len = frozen;
+      bms.set(opts.bitmap!, 0); // new writes go to the bitmap again (QEMU: its successor)
+    }
+    vm.bitmaps.set(opts.device, bms);
+    const job: SimJob = {
+      kind: 'backup',
+      jobId: opts.jobId,
+      device: opts.device,
+      targetKey: node.targetKey,
+      exportName: node.exportName,
+      copyMode: 'background',
+      len,
+      startedAt: this.now(),
+      ready: false,
+      srcVersion: path ? this.world.files.get(path)?.version : undefined,
+      node: opts.targetNode,
+      ...(opts.sync === 'incremental' ? { bitmap: opts.bitmap, frozen } : {}),
+    };
+    vm.jobs.set(job.jobId, job);
+    const gen = vm.generation;
+    const finish = () => {
+      if (vm.generation !== gen || vm.jobs.get(job.jobId) !== job) return;
+      vm.jobs.delete(job.jobId);
+      const dst = vm.nbdNodes.get(opts.targetNode)?.dead ? undefined : this.exportFile(job.targetKey, job.exportName);
+      if (!dst && job.len > 0) {
+        // The target went away since the node connected: the copy fails with an I/O error.
+        this.mergeBack(vm, job);
+        this.emit(vm, 'BLOCK_JOB_ERROR', { device: job.jobId, operation: 'write', action: 'report' });
+        this.emit(vm, 'BLOCK_JOB_COMPLETED', { device: job.jobId, len: job.len, offset: 0, speed: 0, type: 'backup', error: 'Input/output error' });
+        return;
+      }
+      if (dst && job.srcVersion !== undefined) dst.version = job.srcVersion;
+      this.emit(vm, 'BLOCK_JOB_COMPLETED', { device: job.jobId, len: job.len, offset: job.len, speed: 0, type: 'backup' });
+    };
+    if (len === 0) finish();
+    else void this.world.clock.sleep(len / this.world.timings.mirrorBytesPerMs).then(finish);
+    return len === 0 ? { jobId: job.jobId, type: 'backup', status: 'concluded', ready: false, offset: 0, len: 0, speed: 0 } : this.jobInfo(job);
+  }
+
+  setJobSpeed(id: string, jobId: string, bytesPerSec: number): void {
+    const vm = this.live(id, 'setBlockJobSpeed');
+    const job = vm.jobs.get(jobId);
+    if (!job) throw new HvCommandError('block-job-set-speed', 'DeviceNotActive', `No active block job on device '${jobId}'`, { vmId: id });
+    if (!Number.isInteger(bytesPerSec) || bytesPerSec < 0) throw new HvCommandError('block-job-set-speed', 'GenericError', "Parameter 'speed' expects a non-negative value", { vmId: id });
+    job.speed = bytesPerSec;
+  }
+
+  queryDirtyBitmaps(id: string, device: string, includeAnonymous = false): DirtyBitmapInfo[] {
+    const vm = this.live(id, 'queryDirtyBitmaps');
+    // As QEMU: while an incremental backup runs, its bitmap is frozen and shows what the job
+    // copies; new writes go to a hidden successor, merged in when the job ends.
+    const frozen = new Map([...vm.jobs.values()].filter((j) => j.bitmap).map((j) => [j.bitmap!, j.frozen ?? 0]));
+    const bms = vm.bitmaps.get(device) ?? new Map<string, number>();
+    const out: DirtyBitmapInfo[] = [...bms].map(([name, count]) => ({ name, count: frozen.get(name) ?? count, granularity: BITMAP_GRANULARITY, busy: frozen.has(name), recording: true }));
+    if (!includeAnonymous) return out;
+    for (const j of vm.jobs.values()) {
+      if (j.device !== device) continue;
+      // A mirror's dirty tracking (the model copies at once once ready: nothing waits), a backup's successor.
+      if ((j.kind ?? 'mirror') === 'mirror') out.push({ name: '', count: j.ready ? 0 : Math.max(0, j.len - this.jobInfo(j).offset), granularity: BITMAP_GRANULARITY, busy: false, recording: true });
+      else if (j.bitmap) out.push({ name: '', count: bms.get(j.bitmap) ?? 0, granularity: BITMAP_GRANULARITY, busy: false, recording: true });
+    }
+    return out;
+  }
+
+  removeDirtyBitmap(id: string, device: string, name: string): void {
+    const vm = this.live(id, 'removeDirtyBitmap');
+    const bms = vm.bitmaps.get(device);
+    if (!bms?.has(name)) return;
+    if ([...vm.jobs.values()].some((j) => j.bitmap === name)) throw new HvCommandError('block-dirty-bitmap-remove', 'GenericError', `Bitmap '${name}' is currently in use by another operation and cannot be used`, { vmId: id });
+    bms.delete(name);
+  }
+
+  removeNbdNode(id: string, node: string): void {
+    const vm = this.live(id, 'removeNbdTarget');
+    if (!vm.nbdNodes.has(node)) return;
+    if ([...vm.jobs.values()].some((j) => j.node === node))
+      throw new HvCommandError('blockdev-del', 'GenericError', `Node '${node}' is busy: node is used as backing hd of 'backup-top'`, { vmId: id });
+    vm.nbdNodes.delete(node);
+  }
+
+  /** The image file an NBD export serves, or undefined when the server or export is gone. */
+  private exportFile(key: string, exportName: string) {
+    const srv = this.world.nbdServers.get(key);
+    const ex = srv?.exports.get(exportName);
+    if (!srv || !ex) return undefined;
+    const h = this.world.host(srv.host);
+    const owner = h.vms.get(srv.vmId);
+    const path = owner ? h.diskFile(owner, ex.device) : null;
+    return path ? this.world.files.get(path) : undefined;
   }
 
   // --- NBD ---
@@ -510,6 +653,8 @@ export class SimHost {
     vm.state = 'exited';
     vm.generation++;
     vm.jobs.clear();
+    vm.bitmaps.clear();
+    vm.nbdNodes.clear();
     this.dropNbd(vm);
     for (const [uri, l] of this.world.incoming) if (l.host === this.name && l.vmId === vm.spec.id) this.world.incoming.delete(uri);
     for (const [k, f] of this.world.forwards) if (f.host === this.name && f.vmId === vm.spec.id) this.world.forwards.delete(k);
@@ -524,12 +669,15 @@ export class SimHost {
     // Every mirror writing into this server loses its target: I/O error, job over.
     for (const h of this.world.hosts.values()) {
       for (const other of h.vms.values()) {
+        // As QEMU's NBD client (reconnect-delay 0): a node whose server went away stays broken.
+        for (const n of other.nbdNodes.values()) if (n.targetKey === key) n.dead = true;
         for (const j of [...other.jobs.values()]) {
           if (j.targetKey !== key) continue;
           other.jobs.delete(j.jobId);
           const info = h.jobInfo(j);
+          h.mergeBack(other, j);
           h.emit(other, 'BLOCK_JOB_ERROR', { device: j.jobId, operation: 'write', action: 'report' });
-          h.emit(other, 'BLOCK_JOB_COMPLETED', { device: j.jobId, len: info.len, offset: info.offset, speed: 0, type: 'mirror', error: 'Input/output error' });
+          h.emit(other, 'BLOCK_JOB_COMPLETED', { device: j.jobId, len: info.len, offset: info.offset, speed: 0, type: j.kind ?? 'mirror', error: 'Input/output error' });
         }
       }
     }
@@ -565,7 +713,20 @@ export class SimHost {
 
   jobInfo(j: SimJob): BlockJobInfo {
     const offset = j.ready ? j.len : Math.min(j.len, Math.floor((this.now() - j.startedAt) * this.world.timings.mirrorBytesPerMs));
-    return { jobId: j.jobId, type: 'mirror', status: j.ready ? 'ready' : 'running', ready: j.ready, offset, len: j.len, speed: 0 };
+    return { jobId: j.jobId, type: j.kind ?? 'mirror', status: j.ready ? 'ready' : 'running', ready: j.ready, offset, len: j.len, speed: j.speed ?? 0 };
+  }
+
+  /** A failed or cancelled incremental backup gives its dirty bits back to the bitmap (as QEMU does). */
+  mergeBack(vm: SimVm, j: SimJob): void {
+    if (j.kind !== 'backup' || !j.bitmap || !j.frozen) return;
+    const bms = vm.bitmaps.get(j.device);
+    const cur = bms?.get(j.bitmap);
+    if (bms && cur !== undefined) bms.set(j.bitmap, Math.min(this.diskSize(vm, j.device), cur + j.frozen));
+  }
+
+  private diskSize(vm: SimVm, diskId: string): number {
+    const path = this.diskFile(vm, diskId);
+    return path ? (this.world.files.get(path)?.sizeBytes ?? 0) : 0;
   }
 
   /** Makes a mirror's target image equal to its source. */
