@@ -244,6 +244,36 @@ describe('ShadowReconciler', () => {
     expect(runs).toBe(2);
   });
 
+  it('max_shadow_age: a fresh shadow is built and synchronized before the old one goes (protection never lapses)', async () => {
+    cfg = config('policies:\n  max_shadow_age: 10m\n');
+    await rec.pass();
+    agents.ready('vm1');
+    await rec.pass();
+    const [old] = await shadowsOf('vm1');
+    expect(old.status.sync).toBe('synchronized');
+    clock.advance(11 * 60_000);
+    await rec.pass();
+    const two = await shadowsOf('vm1');
+    expect(two).toHaveLength(2);
+    const fresh = two.find((s) => s.id !== old.id)!;
+    expect(fresh.replaces).toBe(old.id);
+    expect(fresh.host).not.toBe('h1');
+    // Replication moved to the fresh one; the old one keeps its last copy meanwhile.
+    expect(agents.replications.get('vm1')?.shadowId).toBe(fresh.id);
+    expect((await shadowsOf('vm1')).find((s) => s.id === old.id)?.phase).toBe('active');
+    clock.advance(2000);
+    await rec.pass();
+    expect((await shadowsOf('vm1')).map((s) => s.id).sort()).toEqual([fresh.id, old.id].sort());
+    agents.ready('vm1');
+    clock.advance(2000);
+    await rec.pass(); // the fresh one is observed synchronized
+    await rec.pass(); // the plan retires the old one
+    const left = await shadowsOf('vm1');
+    expect(left.map((s) => s.id)).toEqual([fresh.id]);
+    expect(left[0].status.sync).toBe('synchronized');
+    expect(agents.shadows.has(old.id)).toBe(false);
+  });
+
   it('a deleted VM loses its shadow: replication stopped, shadow deleted, record gone', async () => {
     await rec.pass();
     const [s] = await shadowsOf('vm1');
