@@ -202,6 +202,47 @@ describe.skipIf(!isRoot)('shadows on the lab: 3 hosts, 1 protected VM', () => {
     expect(v.ok).toBe(true);
   }, 300_000);
 
+  it("a cut link to the shadow's host: writes go on, the loss is recorded, and the VM is synchronized again by itself", async () => {
+    const before = (await shadowOf('vm1'))!;
+    const veth = `umbra-${before.host}-br`; // the host's link to the bridge (root side)
+    const seqBefore = (await api<{ events: { seq: number }[] }>('GET', '/v1/events?limit=100000')).events.at(-1)?.seq ?? 0;
+    execFileSync('ip', ['link', 'set', veth, 'down']);
+    const t0 = performance.now();
+    const acked: string[] = [];
+    const latencies: number[] = [];
+    try {
+      // Longer than the hosts' TCP give-up (~13 s, see LAB_SYSCTLS) and than a lease (15 s).
+      while (performance.now() - t0 < 20_000) {
+        const line = `cut-${process.pid}-${acked.length}`;
+        const ta = performance.now();
+        const r = await fetch(`${vmEndpoint}/append`, { method: 'POST', body: line, signal: AbortSignal.timeout(60_000) });
+        latencies.push(performance.now() - ta);
+        expect(r.status).toBe(200);
+        acked.push(line);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    } finally {
+      execFileSync('ip', ['link', 'set', veth, 'up']);
+    }
+    console.log(`[measured] link cut 20 s: ${acked.length} appends acknowledged, slowest ${Math.round(Math.max(...latencies))} ms (a write-blocking mirror holds writes until TCP gives up)`);
+    const after = await until(
+      'a synchronized shadow after the cut',
+      async () => {
+        const s = await shadowOf('vm1');
+        return s && s.status.sync === 'synchronized' ? s : undefined;
+      },
+      180_000,
+    );
+    const events = (await api<{ events: { seq: number; kind: string; data: Record<string, unknown> }[] }>('GET', `/v1/events?after=${seqBefore}&limit=1000`)).events;
+    const recorded = events.filter((e) => ['shadow.resync', 'alert.firing', 'shadow.retired', 'agent.lost'].includes(e.kind)).map((e) => `${e.kind}${e.data.alertKind ? `:${String(e.data.alertKind)}` : ''}`);
+    console.log(`[measured] after the cut: shadow ${after.id} on ${after.host} (was ${before.id} on ${before.host}), generation ${after.status.generation}; recorded: ${recorded.join(', ')}`);
+    expect(recorded.length).toBeGreaterThan(0);
+    const v = await api<VerifyResult>('POST', `/v1/shadows/${after.id}/verify`, {});
+    expect(v.ok).toBe(true);
+    const image = readFileSync(targetFile(after.id));
+    for (const line of acked) expect(image.includes(Buffer.from(line))).toBe(true);
+  }, 400_000);
+
   it('lab down leaves no process of the lab', async () => {
     const r = await lab('down');
     expect(r.code).toBe(0);

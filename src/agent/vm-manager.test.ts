@@ -48,6 +48,18 @@ describe('VmManager on a simulated host', () => {
     expect(spec.boot).toMatchObject({ kind: 'kernel', kernel: '/img/vmlinux', initrd: '/img/initrd.gz' });
   });
 
+  it('summaries never wait on a hung hypervisor: the VM is reported unknown with its last pid', async () => {
+    const { manager, driver } = setup();
+    const vm = await manager.ensure(vmSpec('vm1'));
+    expect(await manager.summaries()).toEqual([{ id: 'vm1', state: 'running', pid: vm.pid }]);
+    const status = driver.status.bind(driver);
+    driver.status = () => new Promise(() => undefined); // a monitor that never answers
+    const t0 = performance.now();
+    expect(await manager.summaries(50)).toEqual([{ id: 'vm1', state: 'unknown', pid: vm.pid }]);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    driver.status = status;
+  });
+
   it('ensure is idempotent: the same spec (also concurrently) gives the same process', async () => {
     const { manager, host } = setup();
     const [a, b] = await Promise.all([manager.ensure(vmSpec('vm1')), manager.ensure(vmSpec('vm1'))]);

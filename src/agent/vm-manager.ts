@@ -74,6 +74,8 @@ export class VmManager {
   private readonly lock = new KeyedMutex();
   /** VMs the driver knows (from adoption and ensure) that may have no record. */
   private readonly driverIds = new Set<string>();
+  /** The pid each VM had at its last answered observation (summaries of a hung VM). */
+  private readonly lastPid = new Map<string, number | null>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly o: VmManagerOptions) {
@@ -113,9 +115,37 @@ export class VmManager {
     return Promise.all(this.ids().map((id) => this.observe(id)));
   }
 
-  /** `{ id, state, pid }` of every VM (registration and heartbeat). */
-  async summaries(): Promise<{ id: string; state: string; pid: number | null }[]> {
-    return (await this.list()).map(({ id, state, pid }) => ({ id, state, pid }));
+  /**
+   * `{ id, state, pid }` of every VM (registration and heartbeat). A VM whose hypervisor does
+   * not answer within `deadlineMs` (a QEMU stuck in I/O to a lost replication target) is
+   * reported `unknown` with its last known pid: lease renewal never waits on a hypervisor, or a
+   * hung monitor would make a healthy host fence itself.
+   */
+  async summaries(deadlineMs = 1000): Promise<{ id: string; state: string; pid: number | null }[]> {
+    const all = await Promise.all(
+      this.ids().map(async (id) => {
+        const timedOut = Symbol('timeout');
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<typeof timedOut>((resolve) => {
+          // Wall time on purpose: a deadline for an I/O wait, not domain time.
+          timer = setTimeout(() => resolve(timedOut), deadlineMs);
+        });
+        const seen = this.observe(id).then(
+          (v) => v,
+          () => null,
+        );
+        try {
+          const v = await Promise.race([seen, late]);
+          if (v === timedOut) return { id, state: 'unknown', pid: this.lastPid.get(id) ?? null };
+          if (!v) return null; // gone meanwhile
+          this.lastPid.set(id, v.pid);
+          return { id, state: v.state, pid: v.pid };
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return all.filter((v): v is NonNullable<typeof v> => v !== null);
   }
 
   /** What fencing acts on: every VM with its labels. */

@@ -64,7 +64,16 @@ export async function ensureHostNet(net: LabNetwork, h: LabHostLayout): Promise<
   if (!addrs.stdout.includes(` ${h.address}/`)) await ip(['-n', h.netns, 'addr', 'add', `${h.address}/${net.prefix}`, 'dev', h.vethNs]);
   await ip(['-n', h.netns, 'link', 'set', h.vethNs, 'up']);
   await ip(['-n', h.netns, 'link', 'set', 'lo', 'up']);
+  // Hosts fail fast on a cut link, as a replication network should be tuned: Linux retransmits
+  // an unacknowledged segment for ~15 minutes by default (tcp_retries2=15), and QEMU 7.2's NBD
+  // client has no I/O timeout of its own, so a write-blocking mirror would hold the guest's
+  // writes that long. 5 retries give up after ~13 s; 2 SYN retries fail a connect in ~7 s.
+  const tuned = await run('ip', ['netns', 'exec', h.netns, 'sysctl', '-q', '-w', ...LAB_SYSCTLS]);
+  if (tuned.code !== 0) throw new LabError('INTERNAL', `cannot tune TCP in ${h.netns}: ${tuned.stderr.trim()}`, { step: 'network' });
 }
+
+/** TCP settings of every lab host (see ensureHostNet). */
+export const LAB_SYSCTLS: readonly string[] = ['net.ipv4.tcp_retries2=5', 'net.ipv4.tcp_syn_retries=2'];
 
 /** Removes host `h`'s namespace and veth pair (absent is fine). Its processes must be gone first. */
 export async function removeHostNet(h: LabHostLayout): Promise<void> {

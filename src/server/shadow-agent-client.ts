@@ -52,6 +52,12 @@ export interface ShadowAgentApi {
 }
 
 const enc = encodeURIComponent;
+/**
+ * Observations (list, replication status) answer from the agent's memory: a host that takes
+ * longer is as good as unreachable this pass, and a pass must not stall on it (the
+ * reconciler would be blind exactly while a link is cut).
+ */
+const OBSERVE_TIMEOUT_MS = 4000;
 
 /** {@link ShadowAgentApi} over HTTP, through the same request path as the VM calls. */
 export class HttpShadowAgentApi implements ShadowAgentApi {
@@ -63,7 +69,7 @@ export class HttpShadowAgentApi implements ShadowAgentApi {
 
   async getReplication(agent: AgentTarget, vmId: string): Promise<ReplicationStatus | null> {
     try {
-      return await this.json(agent, 'GET', `/v1/vms/${enc(vmId)}/replication`, undefined, 'replication', vmId, replicationStatusSchema);
+      return await this.json(agent, 'GET', `/v1/vms/${enc(vmId)}/replication`, undefined, 'replication', vmId, replicationStatusSchema, OBSERVE_TIMEOUT_MS);
     } catch (e) {
       if (e instanceof AgentError && e.context.status === 404) return null;
       throw e;
@@ -98,7 +104,7 @@ export class HttpShadowAgentApi implements ShadowAgentApi {
   }
 
   async listShadows(agent: AgentTarget): Promise<ShadowStatus[]> {
-    const { json } = await this.http.call(agent, 'GET', '/v1/shadows', undefined, { host: agent.name, op: 'list shadows' }, 10_000);
+    const { json } = await this.http.call(agent, 'GET', '/v1/shadows', undefined, { host: agent.name, op: 'list shadows' }, OBSERVE_TIMEOUT_MS);
     const r = shadowStatusSchema.array().safeParse((json as { shadows?: unknown } | undefined)?.shadows);
     if (!r.success) throw new AgentUnavailableError(`agent ${agent.name}: shadow list does not match the protocol`, { host: agent.name, op: 'list shadows' });
     return r.data;

@@ -267,10 +267,10 @@ export function nextShadowStatus(
   ob: ShadowObservation,
   policy: Policy | null,
   now: number,
-): { status: ShadowStatusDoc; why: string; raise: AlertInput[]; resolve: string[] } {
+): { status: ShadowStatusDoc; why: string; raise: AlertInput[]; resolve: string[]; resyncs: { generation: number; error: string | null }[] } {
   const st = row.status;
   const observed: Partial<ShadowStatusDoc> = {};
-  if (ob.shadow) Object.assign(observed, { target: ob.shadow.target, vm: ob.shadow.vm, targetPid: ob.shadow.targetPid });
+  if (ob.shadow) Object.assign(observed, { target: ob.shadow.target, vm: ob.shadow.vm, targetPid: ob.shadow.targetPid, targetRestarts: ob.shadow.targetRestarts });
   if (ob.replication) {
     Object.assign(observed, {
       initialCopyBytesPerSec: ob.replication.initialCopyBytesPerSec ?? st.initialCopyBytesPerSec,
@@ -279,7 +279,7 @@ export function nextShadowStatus(
   }
   // A shadow the primary no longer feeds (a fresher one replaces it) keeps its last copy.
   if (!ob.isCurrent) {
-    return { status: { ...st, ...observed, error: null }, why: 'replaced: replication feeds the newer shadow', raise: [], resolve: [] };
+    return { status: { ...st, ...observed, error: null }, why: 'replaced: replication feeds the newer shadow', raise: [], resolve: [], resyncs: [] };
   }
   const prev: SyncRecord = {
     state: row.status.sync as SyncState,
@@ -323,6 +323,9 @@ export function nextShadowStatus(
       .filter((a) => a.kind !== 'corruption') // verification raises and resolves corruption itself
       .map((a) => ({ key: key(a.kind), kind: a.kind, severity: a.severity, vmId: row.vmId, shadowId: row.id, summary: a.summary, data: a.data })),
     resolve: step.resolved.filter((k) => k !== 'corruption').map(key),
+    // A new full copy (after a lost target, a cut link, a primary restart): the log keeps why,
+    // also when it healed between two passes.
+    resyncs: step.events.flatMap((e) => (e.kind === 'resync' ? [{ generation: e.generation, error: ob.replication?.error ?? null }] : [])),
   };
 }
 

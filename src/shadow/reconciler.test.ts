@@ -244,6 +244,18 @@ describe('ShadowReconciler', () => {
     expect(runs).toBe(2);
   });
 
+  it('a restarted target process: the primary copies again at once', async () => {
+    await rec.pass();
+    agents.ready('vm1');
+    await rec.pass();
+    const [s] = await shadowsOf('vm1');
+    agents.shadows.get(s.id)!.status.targetRestarts = 1;
+    await rec.pass();
+    expect(agents.calls.filter((c) => c === 'resync vm1')).toHaveLength(1);
+    await rec.pass(); // seen once: no second resync
+    expect(agents.calls.filter((c) => c === 'resync vm1')).toHaveLength(1);
+  });
+
   it('max_shadow_age: a fresh shadow is built and synchronized before the old one goes (protection never lapses)', async () => {
     cfg = config('policies:\n  max_shadow_age: 10m\n');
     await rec.pass();
@@ -272,6 +284,31 @@ describe('ShadowReconciler', () => {
     expect(left.map((s) => s.id)).toEqual([fresh.id]);
     expect(left[0].status.sync).toBe('synchronized');
     expect(agents.shadows.has(old.id)).toBe(false);
+  });
+
+  it("a lost shadow host: the shadow is replaced elsewhere, target_lost fires until the replacement is synchronized", async () => {
+    await rec.pass();
+    agents.ready('vm1');
+    await rec.pass();
+    const [old] = await shadowsOf('vm1');
+    // The shadow's host stops renewing its lease.
+    await store.transaction((tx) => {
+      const a = tx.getAgent(old.host)!;
+      tx.renewLease(a.name, { now: T0, leaseExpiresAt: T0 + 1000, observed: [] });
+    });
+    clock.advance(5000);
+    await rec.pass();
+    const now = await shadowsOf('vm1');
+    expect(now.map((s) => s.id)).not.toContain(old.id);
+    expect(now).toHaveLength(1);
+    expect(now[0].host).not.toBe(old.host);
+    expect(now[0].host).not.toBe('h1');
+    expect((await alerts()).find((a) => a.key === 'target_lost/vm1')?.state).toBe('firing');
+    agents.ready('vm1');
+    clock.advance(2000);
+    await rec.pass();
+    expect((await shadowsOf('vm1'))[0].status.sync).toBe('synchronized');
+    expect((await alerts()).find((a) => a.key === 'target_lost/vm1')?.state).toBe('resolved');
   });
 
   it('a deleted VM loses its shadow: replication stopped, shadow deleted, record gone', async () => {

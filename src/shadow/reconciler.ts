@@ -473,8 +473,18 @@ export class ShadowReconciler {
     await this.o.store.transaction((tx) => {
       tx.deleteShadow(shadowId);
       tx.appendEvent({ t: now, kind: 'shadow.retired', vmId: row.vmId, data: { shadowId, host: row.host, reason, hostAlive: Boolean(host) } });
-      for (const k of ['lag_slo', 'sync_failed', 'target_lost']) {
-        if (!tx.listShadows(row.vmId).some((s) => s.id !== shadowId && s.phase === 'active')) resolveAlert(tx, now, `${k}/${row.vmId}`, 'shadow retired');
+      if (!host && reason.startsWith('host_lost')) {
+        // Protection is gone until the replacement is synchronized (that resolves it).
+        raiseAlert(tx, now, {
+          key: `target_lost/${row.vmId}`,
+          kind: 'target_lost',
+          severity: 'critical',
+          vmId: row.vmId,
+          shadowId,
+          summary: `shadow ${shadowId} of ${row.vmId} lost with its host ${row.host}; a replacement is being built`,
+        });
+      } else if (!tx.listShadows(row.vmId).some((s) => s.id !== shadowId && s.phase === 'active')) {
+        for (const k of ['lag_slo', 'sync_failed', 'target_lost']) resolveAlert(tx, now, `${k}/${row.vmId}`, 'shadow retired');
       }
     });
     this.o.log.info({ shadowId, vmId: row.vmId, reason }, 'shadow retired');
@@ -505,10 +515,11 @@ export class ShadowReconciler {
   /** Observes every shadow and its replication; moves sync states and alerts. */
   private async observe(): Promise<void> {
     const snap = await this.snapshot();
-    const byHost = new Map<string, ShadowStatus[] | null>();
+    // Per host: what it runs, or `lost` (its lease expired), or null (alive but did not answer).
+    const byHost = new Map<string, ShadowStatus[] | 'lost' | null>();
     await Promise.all(
       snap.agents.map(async (a) => {
-        if (snap.now >= a.leaseExpiresAt) return byHost.set(a.name, null);
+        if (snap.now >= a.leaseExpiresAt) return byHost.set(a.name, 'lost');
         byHost.set(a.name, await this.o.agents.listShadows(a).catch(() => null));
       }),
     );
@@ -518,12 +529,14 @@ export class ShadowReconciler {
       if (row.phase !== 'active') continue;
       const vm = snap.vms.find((v) => v.id === row.vmId);
       const primary = vm ? aliveAgent(snap.agents, vm.spec.host, snap.now) : undefined;
-      const listed = byHost.get(row.host);
-      const shadow = listed ? (listed.find((s) => s.id === row.id) ?? null) : undefined;
+      const hostView = byHost.get(row.host) ?? 'lost';
+      const listed = Array.isArray(hostView) ? hostView : null;
+      // A lost host runs nothing we can count on: its shadow is observed absent.
+      const shadow = listed ? (listed.find((s) => s.id === row.id) ?? null) : hostView === 'lost' ? null : undefined;
       let replication: ReplicationStatus | null | undefined;
       if (primary) replication = await this.o.agents.getReplication(primary, row.vmId).catch(() => undefined);
       const isCurrent = current.get(row.vmId) === row.id;
-      observations.push({ row, shadow, replication: replication && replication.shadowId === row.id ? replication : replication === undefined ? undefined : null, isCurrent, primaryAlive: Boolean(primary), hostAlive: listed !== null && listed !== undefined });
+      observations.push({ row, shadow, replication: replication && replication.shadowId === row.id ? replication : replication === undefined ? undefined : null, isCurrent, primaryAlive: Boolean(primary), hostAlive: hostView !== 'lost' });
 
       // Converge: a shadow its live host does not run is ensured again; the current shadow's
       // replication is pointed at its target.
@@ -533,6 +546,11 @@ export class ShadowReconciler {
       }
       if (primary && shadow && isCurrent && (!replication || replication.shadowId !== row.id || !sameTarget(replication.target, shadow.target))) {
         await this.replicate(row, primary, shadow);
+      } else if (primary && shadow && isCurrent && replication && shadow.targetRestarts > (typeof row.status.targetRestarts === 'number' ? row.status.targetRestarts : 0)) {
+        // The target process was restarted: the primary's connection to it is dead even if no
+        // write has noticed yet. Copy again now instead of at the next guest write.
+        this.o.log.warn({ shadowId: row.id, vmId: row.vmId, targetRestarts: shadow.targetRestarts }, 'shadow target restarted: resyncing');
+        await this.o.agents.resync(primary, row.vmId).catch((e: unknown) => this.o.log.warn({ shadowId: row.id, err: errText(e) }, 'resync after a target restart failed'));
       }
     }
     const now = this.o.clock.now();
@@ -547,8 +565,16 @@ export class ShadowReconciler {
           this.o.log.info({ shadowId: cur.id, vmId: cur.vmId, from: cur.status.sync, to: next.status.sync, why: next.why }, 'shadow sync state');
         }
         tx.putShadow({ ...cur, status: next.status });
+        for (const r of next.resyncs) {
+          tx.appendEvent({ t: now, kind: 'shadow.resync', vmId: cur.vmId, data: { shadowId: cur.id, generation: r.generation, lastError: r.error, failures: ob.replication?.failures ?? null } });
+          this.o.log.warn({ shadowId: cur.id, vmId: cur.vmId, generation: r.generation, lastError: r.error }, 'replication restarted with a full copy');
+        }
         for (const a of next.raise) raiseAlert(tx, now, a);
         for (const key of next.resolve) resolveAlert(tx, now, key);
+        // The VM is protected again: alerts about an earlier shadow of it are over too.
+        if (ob.isCurrent && next.status.sync === 'synchronized') {
+          for (const k of ['target_lost', 'sync_failed', 'lag_slo']) resolveAlert(tx, now, `${k}/${cur.vmId}`, `${cur.id} synchronized`);
+        }
       }
     });
   }

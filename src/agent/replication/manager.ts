@@ -20,6 +20,7 @@
  * Operations on one VM run one at a time (a keyed lock), the loop's passes included. Auto-resume
  * and unquiesce do not wait for the lock: resuming must never wait behind a slow job set-up.
  */
+import { tcpReachable } from './reachable.js';
 import type { Clock } from '../../core/clock.js';
 import {
   quiesceRequestSchema,
@@ -83,6 +84,8 @@ export interface ReplicationManagerOptions {
   backoff?: BackoffPolicy;
   /** How disk digests are computed (default: qemu-img convert + sha256). */
   digester?: DiskDigester;
+  /** Whether a target accepts connections (default: a 2 s TCP connect; always true for a simulated driver). */
+  reachable?: (target: ReplicationSpec['target']) => Promise<boolean>;
 }
 
 /** One supervised replication. */
@@ -373,6 +376,13 @@ export class ReplicationManager {
     if (!st || st.pid === null || !LIVE.has(st.state)) {
       // Nothing to copy from: wait for a process (the loop starts the copy when one runs).
       this.setFacts(e, { ...e.facts, phase: 'idle', alive: false, jobId: null, roundStartedAt: null, retryAt: null });
+      return;
+    }
+    const reachable = this.o.reachable ?? (driver.simulated ? async () => true : (t: ReplicationSpec['target']) => tcpReachable(t));
+    if (!(await reachable(e.spec.target))) {
+      // Not even a TCP connect: do not let QEMU try (see reachable.ts); retry after the backoff.
+      this.setFacts(e, recordFailure(e.facts, `target ${e.spec.target.host}:${e.spec.target.port} unreachable (${reason})`, clock.now(), this.backoff));
+      log.warn({ vmId: e.vmId, target: `${e.spec.target.host}:${e.spec.target.port}`, retryAt: e.facts.retryAt }, 'replication: target unreachable');
       return;
     }
     await this.teardown(e, true);
