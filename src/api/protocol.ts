@@ -18,6 +18,10 @@
  *                                       (additive: `computedAt` {metric: epoch s}, `skipped` [{metric, code, reason}])
  *   GET    /v1/events?after=&vm=&kind=&limit=                  -> { events }  (additive: the event log)
  *   GET    /v1/status                                          -> StatusReport  (what `umbra status --json` prints)
+ *   POST   /v1/profile                                         -> ProfilerReport (a profiler pass now; additive)
+ *   Shadows (issue 4; src/server/shadow-routes.ts): GET /v1/shadows[/:id], POST /v1/shadows/:id/
+ *   verify|rehearse|resync, GET /v1/vms/:id/shadows, GET /v1/vms/:id/explain, POST
+ *   /v1/vms/:id/protect, GET /v1/alerts. The agents' shadow data path: src/api/shadow-protocol.ts.
  *   GET    /healthz (no auth)                                  -> 200
  *
  * Agent API (umbra agent), prefix /v1:
