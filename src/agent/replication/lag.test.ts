@@ -166,3 +166,29 @@ describe('replication step (pure)', () => {
     expect(nextLookMs(spec(), f, T0 + 2000, 500)).toBe(0);
   });
 });
+
+describe('oldestPendingAgeSeconds', () => {
+  const s = (t: number, copied: number, pending: number, generation = 1) => ({ t, generation, copied, pending });
+
+  it('a healthy mirror under steady writes: the lag is bounded by the last observation whose backlog was copied since', async () => {
+    const { oldestPendingAgeSeconds } = await import('./lag.js');
+    // Every 500 ms 64 KiB more is copied; 64 KiB is pending at every look (never zero when looked at).
+    const h = Array.from({ length: 21 }, (_, i) => s(1000 + i * 500, i * 65536, 65536));
+    expect(oldestPendingAgeSeconds(h, 11_000, 1000)).toBe(0.5);
+  });
+
+  it('a stuck mirror: nothing copied, the lag grows from the last time nothing was pending', async () => {
+    const { oldestPendingAgeSeconds } = await import('./lag.js');
+    const h = [s(1000, 100, 0), s(2000, 100, 4096), s(3000, 100, 8192), s(4000, 100, 8192)];
+    expect(oldestPendingAgeSeconds(h, 4000, 1000)).toBe(3);
+  });
+
+  it('nothing pending: 0; another generation does not count', async () => {
+    const { oldestPendingAgeSeconds, recordLagSample } = await import('./lag.js');
+    expect(oldestPendingAgeSeconds([s(1000, 5, 0)], 1000, 0)).toBe(0);
+    let h = recordLagSample([], s(1000, 0, 10, 1));
+    h = recordLagSample(h, s(2000, 0, 10, 2));
+    expect(h).toEqual([s(2000, 0, 10, 2)]);
+    expect(oldestPendingAgeSeconds(h, 2000, 1500)).toBe(0.5);
+  });
+});

@@ -297,8 +297,45 @@ export function lagBytesOf(spec: ReplicationSpec, f: ReplFacts): number {
   return Math.max(0, f.len - f.offset, f.dirtyBytes);
 }
 
-/** The replication as the API reports it. */
-export function statusOf(vmId: string, spec: ReplicationSpec, f: ReplFacts, now: number): ReplicationStatus {
+/** One observation of a mirror's progress, for the lag estimate. */
+export interface LagSample {
+  t: number;
+  generation: number;
+  /** Bytes the job has copied (its `offset`: monotonic within a generation). */
+  copied: number;
+  /** Bytes the target lacked then ({@link lagBytesOf}). */
+  pending: number;
+}
+
+/** Appends a sample and drops those older than `windowMs` or of another generation. Pure. */
+export function recordLagSample(history: readonly LagSample[], s: LagSample, windowMs = 120_000): LagSample[] {
+  return [...history.filter((h) => h.generation === s.generation && h.t >= s.t - windowMs), s];
+}
+
+/**
+ * Age (s) of the oldest write the target may still lack, for a mirror. A write pending now
+ * came after the newest earlier observation whose whole backlog has been copied since
+ * (copied(now) − copied(then) ≥ pending(then)): the age is at most now − then. Without such an
+ * observation, the age is bounded by the last time nothing was pending (`since`).
+ * "Time since nothing was pending" alone grows without bound under steady writes, while the
+ * real delay of a healthy background mirror is tens of milliseconds. Pure.
+ */
+export function oldestPendingAgeSeconds(history: readonly LagSample[], now: number, since: number | null): number {
+  const cur = history.at(-1);
+  if (!cur || cur.pending === 0) return 0;
+  for (let i = history.length - 2; i >= 0; i--) {
+    const h = history[i];
+    if (h.generation === cur.generation && cur.copied - h.copied >= h.pending) return Math.max(0, (now - h.t) / 1000);
+  }
+  return since === null ? 0 : Math.max(0, (now - since) / 1000);
+}
+
+/**
+ * The replication as the API reports it. With `history` (mirror modes), lagSeconds is the
+ * bound of {@link oldestPendingAgeSeconds}; otherwise the time since nothing was pending
+ * (periodic: the last round's start).
+ */
+export function statusOf(vmId: string, spec: ReplicationSpec, f: ReplFacts, now: number, history?: readonly LagSample[]): ReplicationStatus {
   const state: ReplicationStatus['state'] = !f.alive
     ? 'stopped'
     : f.phase === 'failed'
@@ -312,7 +349,9 @@ export function statusOf(vmId: string, spec: ReplicationSpec, f: ReplFacts, now:
   const since = f.lastCaughtUpAt ?? f.startedAt;
   // A failed job means the target misses at least the write that failed, whatever the counters say.
   const behind = lagBytes > 0 || state === 'error';
-  const lagSeconds = behind && since !== null ? Math.max(0, (now - since) / 1000) : 0;
+  const sinceSeconds = behind && since !== null ? Math.max(0, (now - since) / 1000) : 0;
+  const lagSeconds =
+    spec.mode !== 'periodic' && state === 'ready' && history?.length ? Math.min(sinceSeconds, oldestPendingAgeSeconds(history, now, since)) : sinceSeconds;
   return {
     vmId,
     shadowId: spec.shadowId,

@@ -20,7 +20,7 @@
  * Operations on one VM run one at a time (a keyed lock), the loop's passes included. Auto-resume
  * and unquiesce do not wait for the lock: resuming must never wait behind a slow job set-up.
  */
-import { tcpReachable } from './reachable.js';
+import { tcpUnreachable } from './reachable.js';
 import type { Clock } from '../../core/clock.js';
 import {
   quiesceRequestSchema,
@@ -52,6 +52,9 @@ import {
   REPLICATION_BACKOFF,
   roundStarted,
   statusOf,
+  recordLagSample,
+  lagBytesOf,
+  type LagSample,
   step,
   type JobEnd,
   type ReplAction,
@@ -84,8 +87,8 @@ export interface ReplicationManagerOptions {
   backoff?: BackoffPolicy;
   /** How disk digests are computed (default: qemu-img convert + sha256). */
   digester?: DiskDigester;
-  /** Whether a target accepts connections (default: a 2 s TCP connect; always true for a simulated driver). */
-  reachable?: (target: ReplicationSpec['target']) => Promise<boolean>;
+  /** Why a target does not accept connections, or null when it does (default: a 2 s TCP connect; always null for a simulated driver). */
+  unreachable?: (target: ReplicationSpec['target']) => Promise<string | null>;
 }
 
 /** One supervised replication. */
@@ -102,6 +105,8 @@ interface Entry {
   ends: Map<string, JobEnd>;
   readies: Map<string, number>;
   quiesce: (QuiesceRecord & { timer: AbortController }) | null;
+  /** Recent progress observations (lag estimate; memory only). */
+  lagHistory: LagSample[];
 }
 
 /** See the module comment. */
@@ -198,7 +203,7 @@ export class ReplicationManager {
         }
       }
       e.wake.poke();
-      return statusOf(vmId, e.spec, e.facts, this.o.clock.now());
+      return statusOf(vmId, e.spec, e.facts, this.o.clock.now(), e.lagHistory);
     });
   }
 
@@ -208,7 +213,7 @@ export class ReplicationManager {
     return this.lock.run(vmId, async () => {
       this.stillThere(e);
       await this.refresh(e).catch((err: unknown) => this.o.log.debug({ vmId, err: errText(err) }, 'replication observation failed'));
-      return statusOf(vmId, e.spec, e.facts, this.o.clock.now());
+      return statusOf(vmId, e.spec, e.facts, this.o.clock.now(), e.lagHistory);
     });
   }
 
@@ -219,7 +224,7 @@ export class ReplicationManager {
       this.stillThere(e);
       await this.newGeneration(e, 'resync requested');
       e.wake.poke();
-      return statusOf(vmId, e.spec, e.facts, this.o.clock.now());
+      return statusOf(vmId, e.spec, e.facts, this.o.clock.now(), e.lagHistory);
     });
   }
 
@@ -297,7 +302,7 @@ export class ReplicationManager {
   // --- supervision ---
 
   private newEntry(vmId: string, spec: ReplicationSpec, facts: ReplFacts): Entry {
-    const e: Entry = { vmId, spec, facts, written: '', wake: new Wakeup(), abort: new AbortController(), loop: Promise.resolve(), ends: new Map(), readies: new Map(), quiesce: null };
+    const e: Entry = { vmId, spec, facts, written: '', wake: new Wakeup(), abort: new AbortController(), loop: Promise.resolve(), ends: new Map(), readies: new Map(), quiesce: null, lagHistory: [] };
     this.entries.set(vmId, e);
     return e;
   }
@@ -333,6 +338,7 @@ export class ReplicationManager {
     const before = statusOf(e.vmId, e.spec, e.facts, obs.now).state;
     const { facts, action } = step(e.spec, e.facts, obs, this.backoff);
     this.setFacts(e, facts);
+    e.lagHistory = recordLagSample(e.lagHistory, { t: obs.now, generation: facts.generation, copied: facts.offset, pending: lagBytesOf(e.spec, facts) });
     const after = statusOf(e.vmId, e.spec, facts, obs.now);
     if (after.state !== before) this.logState(e, before, after);
     // Events of jobs other than the current one are of no more use.
@@ -378,11 +384,14 @@ export class ReplicationManager {
       this.setFacts(e, { ...e.facts, phase: 'idle', alive: false, jobId: null, roundStartedAt: null, retryAt: null });
       return;
     }
-    const reachable = this.o.reachable ?? (driver.simulated ? async () => true : (t: ReplicationSpec['target']) => tcpReachable(t));
-    if (!(await reachable(e.spec.target))) {
+    const unreachable = this.o.unreachable ?? (driver.simulated ? async () => null : (t: ReplicationSpec['target']) => tcpUnreachable(t));
+    const why = await unreachable(e.spec.target);
+    if (why !== null) {
       // Not even a TCP connect: do not let QEMU try (see reachable.ts); retry after the backoff.
-      this.setFacts(e, recordFailure(e.facts, `target ${e.spec.target.host}:${e.spec.target.port} unreachable (${reason})`, clock.now(), this.backoff));
-      log.warn({ vmId: e.vmId, target: `${e.spec.target.host}:${e.spec.target.port}`, retryAt: e.facts.retryAt }, 'replication: target unreachable');
+      // The process is recorded so a restarted primary does not restart this every tick.
+      const t = e.spec.target;
+      this.setFacts(e, recordFailure({ ...e.facts, pid: st.pid }, `Failed to connect to ${t.host}:${t.port}: ${why} (${reason})`, clock.now(), this.backoff));
+      log.warn({ vmId: e.vmId, target: `${t.host}:${t.port}`, why, retryAt: e.facts.retryAt }, 'replication: target unreachable');
       return;
     }
     await this.teardown(e, true);

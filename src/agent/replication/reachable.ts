@@ -7,18 +7,21 @@
 import net from 'node:net';
 import type { NbdTargetRef } from '../../api/shadow-protocol.js';
 
-/** Resolves true when `host:port` accepts a TCP connection within `timeoutMs`. Never rejects. */
-export function tcpReachable(target: Pick<NbdTargetRef, 'host' | 'port'>, timeoutMs = 2000): Promise<boolean> {
+/**
+ * Null when `host:port` accepts a TCP connection within `timeoutMs`, else why not (`Connection
+ * refused`, `no answer within 2000 ms`, ...). Never rejects.
+ */
+export function tcpUnreachable(target: Pick<NbdTargetRef, 'host' | 'port'>, timeoutMs = 2000): Promise<string | null> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: target.host, port: target.port });
-    const done = (ok: boolean) => {
+    const done = (why: string | null) => {
       clearTimeout(timer);
       sock.destroy();
-      resolve(ok);
+      resolve(why);
     };
     // Wall time: an I/O deadline, not domain time.
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+    sock.once('connect', () => done(null));
+    sock.once('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'Connection refused' : e.message));
   });
 }
