@@ -231,7 +231,7 @@ export function apiRoutes(ctx: ApiContext): Route<Handler>[] {
             if (!same) throw new ConflictError(`VM ${req.id} exists with another spec`, { vmId: req.id });
             return { vm: existing, created: false };
           }
-          const host = placeVm(req, hostLoads(tx.listAgents(), tx.listVms(), now), ctx.placement);
+          const host = placeVm(req, hostLoads(tx.listAgents(), tx.listVms(), now, tx.listShadows()), ctx.placement);
           const spec = { vcpus: req.vcpus, memoryMiB: req.memoryMiB, host, labels: req.labels, ...(req.protect ? { protect: true } : {}) };
           const row = tx.createVm({
             id: req.id,

@@ -51,5 +51,11 @@ describe('hostLoads', () => {
       ['a', true, { vcpus: 3, memoryMiB: 384, vms: 2 }],
       ['b', false, { vcpus: 0, memoryMiB: 0, vms: 0 }],
     ]);
+    // Shadows reserve their size on their host.
+    const withShadow = hostLoads([agent('a', 1000), agent('b', 1000)], [vm('1', 'a', 1, 128)], 999, [{ host: 'b', size: { vcpus: 2, memoryMiB: 256 } }]);
+    expect(withShadow.map((l) => [l.name, l.used])).toEqual([
+      ['a', { vcpus: 1, memoryMiB: 128, vms: 1 }],
+      ['b', { vcpus: 2, memoryMiB: 256, vms: 1 }],
+    ]);
   });
 });

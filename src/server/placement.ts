@@ -6,7 +6,7 @@
  * then by name (deterministic). Room counts the specs of every VM placed on the host, whatever
  * its state: a stopped VM keeps its reservation.
  */
-import type { AgentRow, VmRow } from '../store/store.js';
+import type { AgentRow, ShadowRow, VmRow } from '../store/store.js';
 import { NotFoundError } from '../store/errors.js';
 import { NoCapacityError } from './errors.js';
 
@@ -28,18 +28,20 @@ export interface HostLoad {
   used: { vcpus: number; memoryMiB: number; vms: number };
 }
 
-/** Every agent with the sum of the specs placed on it; `alive` at `now` (epoch ms). */
-export function hostLoads(agents: readonly AgentRow[], vms: readonly VmRow[], now: number): HostLoad[] {
+/** Every agent with the sum of the specs placed on it (and the shadows reserved on it); `alive` at `now` (epoch ms). */
+export function hostLoads(agents: readonly AgentRow[], vms: readonly VmRow[], now: number, shadows: readonly Pick<ShadowRow, 'host' | 'size'>[] = []): HostLoad[] {
   return agents.map((a) => {
     const mine = vms.filter((v) => v.spec.host === a.name);
+    // Shadows reserve what they were sized to (their host keeps that room for a promotion).
+    const reserved = shadows.filter((s) => s.host === a.name);
     return {
       name: a.name,
       alive: now < a.leaseExpiresAt,
       capacity: { cores: a.capacity.cores, memoryMiB: a.capacity.memoryMiB },
       used: {
-        vcpus: mine.reduce((s, v) => s + v.spec.vcpus, 0),
-        memoryMiB: mine.reduce((s, v) => s + v.spec.memoryMiB, 0),
-        vms: mine.length,
+        vcpus: mine.reduce((s, v) => s + v.spec.vcpus, 0) + reserved.reduce((s, r) => s + r.size.vcpus, 0),
+        memoryMiB: mine.reduce((s, v) => s + v.spec.memoryMiB, 0) + reserved.reduce((s, r) => s + r.size.memoryMiB, 0),
+        vms: mine.length + reserved.length,
       },
     };
   });
