@@ -19,6 +19,9 @@ export interface HostTool {
 export const HOST_TOOLS: readonly HostTool[] = [
   { need: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'runs the guests' },
   { need: 'qemu-img', pkg: 'qemu-utils', why: 'creates data disks' },
+  { need: 'qemu-storage-daemon', pkg: 'qemu-system-common', why: 'serves shadow targets over NBD' },
+  { need: 'ip', pkg: 'iproute2', why: 'builds the lab hosts (network namespaces)' },
+  { need: 'sysctl', pkg: 'procps', why: 'tunes TCP in the lab hosts' },
   { need: 'gcc', pkg: 'gcc', why: 'compiles the guest service' },
   { need: '/usr/lib/x86_64-linux-gnu/libc.a', pkg: 'libc6-dev', why: 'links the guest service statically' },
   { need: 'xz', pkg: 'xz-utils', why: 'decompresses the kernel' },
