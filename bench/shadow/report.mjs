@@ -2,6 +2,7 @@
 /**
  * bench/results/shadow.md from the shadow benchmark's result object. Pure.
  */
+import { machineTable } from '../vm/machine.mjs';
 import { fmtSummary } from '../vm/report.mjs';
 
 /** @typedef {import('./stats.mjs').Summary} Summary */
@@ -149,7 +150,6 @@ export function noiseNote(r) {
 export function renderReport(r) {
   const m = r.machine;
   const c = r.config;
-  const load = (/** @type {number[] | null} */ l) => (l ? l.join(' / ') : 'n/a');
   const w = r.writes;
   const modes = /** @type {const} */ (['none', 'sync', 'async', 'periodic']);
   const label = { none: 'no mirror', sync: '`sync` (write-blocking mirror)', async: '`async` (background mirror)', periodic: `\`periodic\` (incremental backup every ${c.periodicIntervalS} s)` };
@@ -170,13 +170,7 @@ latency samples are given as percentiles (p50 / p95 / p99 / max).
 
 ## Machine
 
-| | |
-|---|---|
-| CPU | ${m.cpuModel}, **${m.nproc} cores** |
-| Memory | ${m.memTotalMiB} MiB |
-| Load average (1/5/15 min) | start ${load(m.loadStart)}, end ${load(m.loadEnd)} |
-| Kernel, Node, QEMU | ${m.kernel}, ${m.node}, ${m.qemu} |
-| Accelerator | ${c.accel} (KVM does not work on this machine) |
+${machineTable(m, c.accel)}
 
 **This is a shared 2-core box**: other work ran at the same time (see the load average), and the
 guest, its QEMU, the storage daemon, the agent and the load generator all share the 2 cores.
@@ -242,11 +236,11 @@ ${lagModes.map((k) => `| \`${k}\` | ${r.lag[k].polls}${r.lag[k].notReady ? ` (${
 How the agent computes them (src/agent/replication/lag.ts): \`lagBytes\` is the larger of the
 mirror job's \`len − offset\` and its dirty bitmap's bytes (64 KiB granules: one 4 KiB append
 shows as 64 KiB), or in periodic mode the replication bitmap's dirty bytes since the last round;
-\`lagSeconds\` is the time since the agent last *observed* the target fully caught up (zero
-lagBytes at a poll or supervision pass). Under a steady write stream an async mirror is almost
-never at zero at the instant of a poll (here ${f(al.behindPct, 0)} % of polls were behind), so \`lagSeconds\` keeps growing
-while the writes go on (async p50 ${f(al.lagSeconds.p50, 2)} s, max ${f(al.lagSeconds.max, 2)} s in ${c.loadS} s windows)${ap?.delayMs ? `, although each write reached the target ${f(ap.delayMs.p50, 0)} ms (p50) after its acknowledgement (below)` : ''}. It is an upper
-bound on the age of the oldest write the target lacks, not that age.
+\`lagSeconds\` bounds the age of the oldest write the target may lack: for a mirror, the time since
+the newest supervision pass (every 500 ms) whose whole backlog has been copied since (job
+\`offset\` progress ≥ the backlog then), capped by the time since nothing was pending; in periodic
+mode, the time since the last round started. It is an upper bound at the supervision pass's
+resolution (here ${f(al.behindPct, 0)} % of async polls were behind, async p50 ${f(al.lagSeconds.p50, 2)} s, max ${f(al.lagSeconds.max, 2)} s${ap?.delayMs ? `, while each write reached the target ${f(ap.delayMs.p50, 0)} ms (p50) after its acknowledgement (below)` : ''}).
 
 ${
   probeModes.length
