@@ -8,24 +8,22 @@
  * started here is killed by its pid (from the run dir) in afterAll, also after a failure.
  */
 import { killRecordedQemus } from './support/qemu-cleanup.js';
-import http from 'node:http';
-import type net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.js';
-import { agentRegistrationSchema, heartbeatSchema, sampleBatchSchema, type AgentRegistration, type Heartbeat, type UsageSample } from '../src/api/protocol.js';
-import { Agent, type AgentConfig } from '../src/agent/index.js';
-import { QemuHypervisorDriver } from '../src/hypervisor/qemu/qemu-driver.js';
+import type { Agent, AgentConfig } from '../src/agent/index.js';
 import { buildImage, ensureHostTools, type GuestImage } from '../src/guest/index.js';
+import { agentApi, startQemuAgent } from './support/agent.js';
+import { healthy } from './support/poll.js';
+import { startStandIn, type StandIn } from './support/stand-in.js';
 
 const TOKEN = `agent-test-${process.pid}`;
 const runDir = mkdtempSync(join(tmpdir(), 'uag-')); // short: QMP socket paths must stay < 108 bytes
 const agents: Agent[] = [];
 let standIn: StandIn | null = null;
-
 
 afterAll(async () => {
   for (const a of agents) await a.crash().catch(() => undefined);
@@ -51,62 +49,6 @@ function qemuPidsFor(id: string): number[] {
   return out;
 }
 
-/** The protocol stand-in (see the module comment). */
-interface StandIn {
-  url: string;
-  registrations: AgentRegistration[];
-  heartbeats: { at: number; hb: Heartbeat }[];
-  samples: UsageSample[];
-  /** `down`: every request gets 503 (a server that is there but cannot serve). */
-  mode: 'up' | 'down';
-  /** The next heartbeat gets 404 (the server forgot the agent). */
-  forgetOnce: boolean;
-  lease: { leaseSeconds: number; heartbeatSeconds: number };
-  close(): Promise<void>;
-}
-
-async function startStandIn(): Promise<StandIn> {
-  const s: Omit<StandIn, 'url' | 'close'> = { registrations: [], heartbeats: [], samples: [], mode: 'up', forgetOnce: false, lease: { leaseSeconds: 30, heartbeatSeconds: 2 } };
-  const server = http.createServer((req, res) => {
-    let text = '';
-    req.on('data', (c) => (text += c));
-    req.on('end', () => {
-      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
-      if (s.mode === 'down') return json(503, { error: { code: 'UNAVAILABLE', message: 'down for the test' } });
-      const body = JSON.parse(text || 'null');
-      if (req.method === 'POST' && req.url === '/v1/agents/register') {
-        s.registrations.push(agentRegistrationSchema.parse(body));
-        return json(200, s.lease);
-      }
-      if (req.method === 'POST' && /^\/v1\/agents\/[^/]+\/heartbeat$/.test(req.url ?? '')) {
-        if (s.forgetOnce) {
-          s.forgetOnce = false;
-          return json(404, { error: { code: 'AGENT_NOT_FOUND', message: 'unknown agent' } });
-        }
-        s.heartbeats.push({ at: Date.now(), hb: heartbeatSchema.parse(body) });
-        return json(200, { leaseSeconds: s.lease.leaseSeconds });
-      }
-      if (req.method === 'POST' && req.url === '/v1/samples') {
-        const batch = sampleBatchSchema.parse(body);
-        s.samples.push(...batch.samples);
-        return json(200, { accepted: batch.samples.length });
-      }
-      return json(404, { error: { code: 'NOT_FOUND', message: req.url } });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return Object.assign(s, {
-    url,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  });
-}
-
 async function startAgent(): Promise<Agent> {
   const cfg: AgentConfig = {
     name: 'h1',
@@ -118,34 +60,10 @@ async function startAgent(): Promise<Agent> {
     intervalMs: 1000,
     leaseMs: 30_000,
   };
-  const agent = await Agent.start(cfg, { driver: new QemuHypervisorDriver({ baseDir: runDir, accel: 'auto', host: 'h1' }) });
-  agents.push(agent);
-  return agent;
+  return startQemuAgent(cfg, agents);
 }
 
-async function api(agent: Agent, method: string, path: string, body?: unknown) {
-  const res = await fetch(agent.apiUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
-
-async function healthy(url: string, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) return true;
-    } catch {
-      // not yet
-    }
-    await systemClock.sleep(200);
-  }
-  return false;
-}
+const api = agentApi(TOKEN);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -161,7 +79,7 @@ describe('umbra agent with real QEMU (TCG) and a protocol stand-in server', () =
   beforeAll(async () => {
     await ensureHostTools();
     guest = await buildImage();
-    standIn = await startStandIn();
+    standIn = await startStandIn(TOKEN, { leaseSeconds: 30, heartbeatSeconds: 2 });
     agentA = await startAgent();
   }, 600_000);
 

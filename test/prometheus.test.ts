@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from './support/net.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -47,18 +47,6 @@ function ensurePrometheus(): void {
     r = install();
   }
   if (!r.ok || !existsSync(PROMETHEUS) || !existsSync(PROMTOOL)) throw new Error(`installing prometheus failed:\n${r.output.slice(-2000)}`);
-}
-
-/** A port nobody listens on right now (bound on 127.0.0.1 then released). */
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => ok(port));
-    });
-  });
 }
 
 /**

@@ -10,7 +10,6 @@
 import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +18,12 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/core/clock.js';
 import { diskDigestSchema, quiesceReplySchema, replicationStatusSchema, type ReplicationStatus } from '../src/api/shadow-protocol.js';
-import { Agent, type AgentConfig } from '../src/agent/index.js';
-import { QemuHypervisorDriver } from '../src/hypervisor/qemu/qemu-driver.js';
+import type { Agent, AgentConfig } from '../src/agent/index.js';
 import { buildImage, ensureHostTools, type GuestImage } from '../src/guest/index.js';
+import { agentApi, startQemuAgent } from './support/agent.js';
+import { freePort } from './support/net.js';
+import { healthy } from './support/poll.js';
+import { startStandIn, type StandIn } from './support/stand-in.js';
 
 const TOKEN = `repl-test-${process.pid}`;
 const runDir = mkdtempSync(join(tmpdir(), 'urp-')); // short: QMP socket paths must stay < 108 bytes
@@ -29,16 +31,13 @@ const targetFile = join(runDir, 'shadow.raw');
 const MiB = 1024 * 1024;
 const agents: Agent[] = [];
 let daemon: ChildProcess | null = null;
-let standIn: http.Server | null = null;
+let standIn: StandIn | null = null;
 
 afterAll(async () => {
   for (const a of agents) await a.crash().catch(() => undefined);
   killRecordedQemus(runDir);
   if (daemon?.pid) killPid(daemon.pid);
-  if (standIn) {
-    standIn.closeAllConnections();
-    await new Promise<void>((r) => standIn!.close(() => r()));
-  }
+  await standIn?.close();
   rmSync(runDir, { recursive: true, force: true });
 });
 
@@ -50,17 +49,6 @@ function killPid(pid: number): void {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = net.connect({ host: '127.0.0.1', port });
@@ -70,19 +58,6 @@ function canConnect(port: number): Promise<boolean> {
     });
     c.once('error', () => resolve(false));
   });
-}
-
-/** The stand-in for the server's agent routes: accepts everything (see test/agent.test.ts for a validating one). */
-async function startStandIn(): Promise<string> {
-  standIn = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const body = req.url === '/v1/agents/register' ? { leaseSeconds: 60, heartbeatSeconds: 5 } : req.url === '/v1/samples' ? { accepted: 0 } : { leaseSeconds: 60 };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    });
-  });
-  await new Promise<void>((r) => standIn!.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(standIn.address() as net.AddressInfo).port}`;
 }
 
 /** The shadow side: qemu-storage-daemon exporting `targetFile` writable over NBD (argv array, never a shell). */
@@ -117,20 +92,10 @@ async function stopDaemon(): Promise<void> {
 
 async function startAgent(serverUrl: string): Promise<Agent> {
   const cfg: AgentConfig = { name: 'h1', serverUrl, token: TOKEN, address: '127.0.0.1', listenPort: 0, runDir, intervalMs: 5000, leaseMs: 60_000 };
-  const agent = await Agent.start(cfg, { driver: new QemuHypervisorDriver({ baseDir: runDir, accel: 'auto', host: 'h1' }) });
-  agents.push(agent);
-  return agent;
+  return startQemuAgent(cfg, agents);
 }
 
-async function api(agent: Agent, method: string, path: string, body?: unknown) {
-  const res = await fetch(agent.apiUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = agentApi(TOKEN);
 
 async function status(agent: Agent): Promise<ReplicationStatus> {
   const r = await api(agent, 'GET', '/v1/vms/vm1/replication');
@@ -148,20 +113,6 @@ async function until(agent: Agent, pred: (s: ReplicationStatus) => boolean, time
     await systemClock.sleep(100);
   }
   throw new Error(`${what}: not within ${timeoutMs} ms; last ${JSON.stringify(last)}`);
-}
-
-async function healthy(url: string, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) return true;
-    } catch {
-      // not yet
-    }
-    await systemClock.sleep(200);
-  }
-  return false;
 }
 
 let appended = 0;
@@ -215,7 +166,8 @@ describe('primary-side replication with real QEMU (TCG) and a qemu-storage-daemo
   beforeAll(async () => {
     await ensureHostTools();
     guest = await buildImage();
-    serverUrl = await startStandIn();
+    standIn = await startStandIn(TOKEN, { leaseSeconds: 60, heartbeatSeconds: 5 });
+    serverUrl = standIn.url;
     agent = await startAgent(serverUrl);
   }, 600_000);
 

@@ -18,12 +18,13 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageSample } from '../src/api/protocol.js';
 import type { RehearsalResult } from '../src/api/shadow-protocol.js';
-import { labCommand, type LabCommandArgs } from '../src/cli/lab-command.js';
 import { cliEntry, type LabUpResult } from '../src/lab/index.js';
 import { findProcessesMentioning } from '../src/lab/procs.js';
 import type { ShadowView } from '../src/server/shadow-routes.js';
 import type { VerifyResult } from '../src/shadow/reconciler.js';
 import type { AlertRow } from '../src/store/store.js';
+import { labRunner, serverApi } from './support/lab.js';
+import { untilWithin } from './support/poll.js';
 
 const isRoot = process.getuid?.() === 0;
 const stateDir = mkdtempSync('/tmp/ushr-');
@@ -44,41 +45,13 @@ budgets:
   total: { cores: 1 }
 `;
 
-async function lab(action: 'up' | 'down', args: LabCommandArgs = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await labCommand(action, args, { stdout: (s) => (out += s), stderr: (s) => (err += s), env });
-  return { code, out, err };
-}
+const lab = labRunner(env);
 
 let up: LabUpResult;
 
-async function api<T>(method: string, path: string, body?: unknown, timeoutMs = 180_000): Promise<T> {
-  const r = await fetch(up.server + path, {
-    method,
-    headers: { authorization: `Bearer ${up.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${method} ${path}: HTTP ${r.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+const api = serverApi(() => up, 180_000);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 180_000): Promise<T> {
-  const end = performance.now() + timeoutMs;
-  let last: unknown;
-  while (performance.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+const until = untilWithin(180_000);
 
 /** The CPU usage [%] column of a Bitbrains file as samples of `vmId`, shifted to end at `endS`. */
 function bitbrainsCpu(file: string, vmId: string, endS: number): UsageSample[] {

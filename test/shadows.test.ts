@@ -10,22 +10,21 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type net from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentRegistrationSchema, heartbeatSchema, sampleBatchSchema } from '../src/api/protocol.js';
 import { diskDigestSchema, rehearsalResultSchema, shadowStatusSchema, type ShadowStatus } from '../src/api/shadow-protocol.js';
-import { Agent } from '../src/agent/index.js';
+import type { Agent } from '../src/agent/index.js';
 import { buildImage, ensureHostTools, type GuestImage } from '../src/guest/index.js';
-import { QemuHypervisorDriver } from '../src/hypervisor/qemu/qemu-driver.js';
 import { isAlive, readPidFile } from '../src/hypervisor/qemu/process.js';
 import { digestFile } from '../src/storage/digest.js';
+import { agentApi, startQemuAgent } from './support/agent.js';
+import { whenHttpOk } from './support/poll.js';
 import { killRecordedQemus } from './support/qemu-cleanup.js';
+import { startStandIn, type StandIn } from './support/stand-in.js';
 
 const run = promisify(execFile);
 const TOKEN = `shadow-test-${process.pid}`;
@@ -39,7 +38,7 @@ const agents: Agent[] = [];
 const logged: { msg: string; fields: Record<string, unknown> }[] = [];
 const keep = (fields: object, msg: string) => void logged.push({ msg, fields: fields as Record<string, unknown> });
 const log = { debug: () => undefined, info: keep, warn: keep, error: keep };
-let standIn: { url: string; close: () => Promise<void> } | null = null;
+let standIn: StandIn | null = null;
 
 /** Kills every storage daemon recorded under the run dir (the last line of defence). */
 function killDaemons(): void {
@@ -65,65 +64,14 @@ afterAll(async () => {
   rmSync(runDir, { recursive: true, force: true });
 });
 
-/** A stand-in for the server's agent-facing routes: accepts what the protocol allows. */
-async function startStandIn(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    let text = '';
-    req.on('data', (c) => (text += c));
-    req.on('end', () => {
-      const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(401, { error: { code: 'UNAUTHORIZED', message: 'bad token' } });
-      const body = JSON.parse(text || 'null');
-      if (req.url === '/v1/agents/register') return json(200, (agentRegistrationSchema.parse(body), { leaseSeconds: 60, heartbeatSeconds: 5 }));
-      if (/^\/v1\/agents\/[^/]+\/heartbeat$/.test(req.url ?? '')) return json(200, (heartbeatSchema.parse(body), { leaseSeconds: 60 }));
-      if (req.url === '/v1/samples') return json(200, { accepted: sampleBatchSchema.parse(body).samples.length });
-      return json(404, { error: { code: 'NOT_FOUND', message: req.url } });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 async function startAgent(): Promise<Agent> {
-  const agent = await Agent.start(
-    { name: 'h2', serverUrl: standIn!.url, token: TOKEN, address: '127.0.0.1', listenPort: 0, runDir, intervalMs: 5000, leaseMs: 60_000 },
-    { driver: new QemuHypervisorDriver({ baseDir: runDir, accel: 'auto', host: 'h2' }), log },
-  );
-  agents.push(agent);
-  return agent;
+  return startQemuAgent({ name: 'h2', serverUrl: standIn!.url, token: TOKEN, address: '127.0.0.1', listenPort: 0, runDir, intervalMs: 5000, leaseMs: 60_000 }, agents, log);
 }
 
-async function api(agent: Agent, method: string, path: string, body?: unknown) {
-  const res = await fetch(agent.apiUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null };
-}
+const api = agentApi(TOKEN);
 
 /** Polls `url` until it answers 200; returns the JSON body (or null on timeout). */
-async function health(url: string, timeoutMs: number): Promise<Record<string, unknown> | null> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.status === 200) return (await r.json()) as Record<string, unknown>;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return null;
-}
+const health = (url: string, timeoutMs: number) => whenHttpOk(url, timeoutMs, async (r) => (await r.json()) as Record<string, unknown>);
 
 async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -166,7 +114,7 @@ describe('shadow side of the data path with real QEMU and qemu-storage-daemon', 
   beforeAll(async () => {
     await ensureHostTools();
     guest = await buildImage();
-    standIn = await startStandIn();
+    standIn = await startStandIn(TOKEN, { leaseSeconds: 60, heartbeatSeconds: 5 });
     agent = await startAgent();
     // A data disk as the lab guest leaves it: ext4 holding a log with one line. Made on the host
     // (mkfs.ext4 + debugfs, no mount) so the test does not spend a boot on it.

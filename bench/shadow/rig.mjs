@@ -18,23 +18,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from '../../dist/agent/index.js';
 import { QemuHypervisorDriver } from '../../dist/hypervisor/qemu/qemu-driver.js';
+import { freePort } from '../common/net.mjs';
 
 /** @typedef {import('../../dist/api/shadow-protocol.js').ReplicationStatus} ReplicationStatus */
 /** @typedef {{ status: number, body: any }} ApiReply */
-
-/** A free TCP port on loopback (the OS picks it). */
-export function freePort() {
-  return /** @type {Promise<number>} */ (
-    new Promise((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const { port } = /** @type {net.AddressInfo} */ (s.address());
-        s.close(() => resolve(port));
-      });
-    })
-  );
-}
 
 /** @param {number} port */
 function canConnect(port) {

@@ -9,7 +9,7 @@
  * in `finally` and on SIGINT/SIGTERM).
  */
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../common/net.mjs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,20 +31,6 @@ import { clockTicksPerSecond, parseProcStat, parseVmRssBytes } from '../../dist/
 
 const HEALTH_TIMEOUT_MS = 120_000;
 const POLL_MS = 50;
-
-/** A free TCP port on loopback (the OS picks it). */
-export function freePort() {
-  return /** @type {Promise<number>} */ (
-    new Promise((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const addr = /** @type {net.AddressInfo} */ (s.address());
-        s.close(() => resolve(addr.port));
-      });
-    })
-  );
-}
 
 /**
  * True when GET `url` answers 200 within a second.

@@ -53,3 +53,21 @@ export function loadNow() {
 function round2(x) {
   return Math.round(x * 100) / 100;
 }
+
+/**
+ * The reports' machine table (Markdown): CPU, memory, load at the start and end, versions, and
+ * the accelerator the run used.
+ * @param {Machine} m
+ * @param {string} accel
+ * @returns {string}
+ */
+export function machineTable(m, accel) {
+  const load = (/** @type {number[] | null} */ l) => (l ? l.join(' / ') : 'n/a');
+  return `| | |
+|---|---|
+| CPU | ${m.cpuModel}, **${m.nproc} cores** |
+| Memory | ${m.memTotalMiB} MiB |
+| Load average (1/5/15 min) | start ${load(m.loadStart)}, end ${load(m.loadEnd)} |
+| Kernel, Node, QEMU | ${m.kernel}, ${m.node}, ${m.qemu} |
+| Accelerator | ${accel} (KVM does not work on this machine) |`;
+}

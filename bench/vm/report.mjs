@@ -2,6 +2,7 @@
 /**
  * bench/results/vm.md from the benchmark's result object. Pure.
  */
+import { machineTable } from './machine.mjs';
 
 /** @typedef {import('./stats.mjs').Summary} Summary */
 /** @typedef {import('./sampling.mjs').SamplingCost} SamplingCost */
@@ -58,7 +59,6 @@ export function renderReport(r) {
   const c = r.config;
   const s1 = r.sampling.single;
   const s2 = r.sampling.pair;
-  const load = (/** @type {number[] | null} */ l) => (l ? l.join(' / ') : 'n/a');
   const vals = (/** @type {Summary} */ s, /** @type {number} */ d) => s.values.map((v) => f(v, d)).join(', ');
   return `# Lab VMs on real QEMU (TCG): boot time, memory, sampling overhead
 
@@ -67,13 +67,7 @@ Every figure is a **median** over repeated runs (min–max and the run count bes
 
 ## Machine
 
-| | |
-|---|---|
-| CPU | ${m.cpuModel}, **${m.nproc} cores** |
-| Memory | ${m.memTotalMiB} MiB |
-| Load average (1/5/15 min) | start ${load(m.loadStart)}, end ${load(m.loadEnd)} |
-| Kernel, Node, QEMU | ${m.kernel}, ${m.node}, ${m.qemu} |
-| Accelerator | ${c.accel} (KVM does not work on this machine) |
+${machineTable(m, c.accel)}
 
 **This is a shared 2-core box**: other work ran at the same time (see the load average), so
 boot times and CPU figures carry that noise; medians are used for that reason.

@@ -20,5 +20,6 @@ export { toVmSpec, checkAgentSpec, sameAgentSpec, endpointUrl, type Placement } 
 export { RecordStore, type AgentVmRecord, type ExitRecord } from './records.js';
 export { osPortPicker, sequentialPorts, type PortPicker } from './ports.js';
 export { qemuImgDisks, simDisks, type DiskProvisioner } from './disks.js';
-export { pause, deadlineSignal, Wakeup, KeyedMutex, type PauseEnd } from './timing.js';
+export { pause, deadlineSignal, Wakeup, type PauseEnd } from './timing.js';
+export { KeyedMutex } from '../core/keyed-mutex.js';
 export { silentLogger, type AgentLogger } from './log.js';

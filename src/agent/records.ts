@@ -5,8 +5,8 @@
  * a re-sent ensure finds the same port and disk (no second VM) and a crash seen before the
  * restart is still reported as one.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { JsonRecordStore } from '../core/json-dir.js';
 import { agentVmSpecSchema, type AgentVm, type AgentVmSpec } from '../api/protocol.js';
 
 /** How a VM's last process ended, as the agent observed it. */
@@ -37,60 +37,16 @@ export interface AgentVmRecord {
 }
 
 /** The records of one agent's run dir. Returned records are copies: change them through {@link put}. */
-export class RecordStore {
-  private readonly dir: string;
-  private readonly byId = new Map<string, AgentVmRecord>();
-
+export class RecordStore extends JsonRecordStore<AgentVmRecord> {
   constructor(runDir: string) {
-    this.dir = join(runDir, 'agent', 'vms');
-    mkdirSync(this.dir, { recursive: true });
-    for (const f of readdirSync(this.dir)) {
-      if (!f.endsWith('.json')) continue;
-      try {
-        const rec = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as AgentVmRecord;
+    super(join(runDir, 'agent', 'vms'), {
+      keyOf: (r) => r.spec.id,
+      // A torn or foreign file is ignored (the driver's run dir still lists the VM).
+      parse: (raw) => {
+        const rec = raw as AgentVmRecord;
         rec.spec = agentVmSpecSchema.parse(rec.spec);
-        this.byId.set(rec.spec.id, rec);
-      } catch {
-        // A torn or foreign file: ignore it (the driver's run dir still lists the VM).
-      }
-    }
-  }
-
-  ids(): string[] {
-    return [...this.byId.keys()].sort();
-  }
-
-  get(id: string): AgentVmRecord | undefined {
-    const r = this.byId.get(id);
-    return r ? structuredClone(r) : undefined;
-  }
-
-  /** Every record (copies). */
-  all(): AgentVmRecord[] {
-    return this.ids().map((id) => this.get(id)!);
-  }
-
-  /** Writes a record (atomically: a crash leaves the old or the new file). */
-  put(rec: AgentVmRecord): void {
-    const copy = structuredClone(rec);
-    const f = join(this.dir, `${rec.spec.id}.json`);
-    writeFileSync(`${f}.tmp`, JSON.stringify(copy, null, 2));
-    renameSync(`${f}.tmp`, f);
-    this.byId.set(rec.spec.id, copy);
-  }
-
-  /** Changes a record with `fn` and writes it; no-op for an unknown id. */
-  update(id: string, fn: (r: AgentVmRecord) => void): AgentVmRecord | undefined {
-    const r = this.get(id);
-    if (!r) return undefined;
-    fn(r);
-    this.put(r);
-    return r;
-  }
-
-  remove(id: string): void {
-    this.byId.delete(id);
-    const f = join(this.dir, `${id}.json`);
-    if (existsSync(f)) rmSync(f, { force: true });
+        return rec;
+      },
+    });
   }
 }

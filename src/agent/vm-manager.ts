@@ -20,7 +20,7 @@ import type { FenceTarget } from './fence.js';
 import { errText, type AgentLogger } from './log.js';
 import type { PortPicker } from './ports.js';
 import type { AgentVmRecord, RecordStore } from './records.js';
-import { KeyedMutex } from './timing.js';
+import { KeyedMutex } from '../core/keyed-mutex.js';
 import { checkAgentSpec, endpointUrl, sameAgentSpec, toVmSpec, type Placement } from './vm-spec.js';
 
 /** The per-VM operations of the agent API. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { editDistance, formatPath, suggestKey } from './issues.js';
+import { formatPath, suggestKey } from './issues.js';
 import { configReference } from './reference.js';
 
 describe('suggestKey', () => {
@@ -8,11 +8,6 @@ describe('suggestKey', () => {
     expect(suggestKey('shadow_creation_treshold', known)).toBe('shadow_creation_threshold');
     expect(suggestKey('synchronisation-interval', known)).toBe('synchronization_interval');
     expect(suggestKey('colour', known)).toBeUndefined();
-  });
-  it('computes edit distances', () => {
-    expect(editDistance('kitten', 'sitting')).toBe(3);
-    expect(editDistance('', 'abc')).toBe(3);
-    expect(editDistance('same', 'same')).toBe(0);
   });
 });
 

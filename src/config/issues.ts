@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { closest } from '../core/edit-distance.js';
 import { keysAt } from './schema-walk.js';
 
 /** One problem in a policy file, placed at the field it is about. */
@@ -33,36 +34,11 @@ export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-/** Levenshtein distance (small strings only: config keys). */
-export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length];
-}
-
 /** The closest known key to a misspelt one, when it is close enough to be a typo. */
 export function suggestKey(unknown: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  const u = unknown.toLowerCase().replace(/-/g, '_');
-  for (const k of known) {
-    const d = editDistance(u, k);
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
+  const best = closest(unknown.toLowerCase().replace(/-/g, '_'), known);
   const limit = Math.max(2, Math.floor(unknown.length / 4));
-  return best !== undefined && bestD <= limit ? best : undefined;
+  return best !== undefined && best.distance <= limit ? best.match : undefined;
 }
 
 /** A short rendering of a received value for a message; undefined for mappings and lists. */

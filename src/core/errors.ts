@@ -35,6 +35,11 @@ export type ErrorCode =
   | 'AGENT_ERROR' // a host agent answered with an error (its code in context.agentCode)
   | 'STORE_FAILED' // the store cannot be used (schema newer than this code, corrupt file)
   | 'SHADOWS_DISABLED' // the server runs without a shadow manager
+  // Traffic switch codes (raised by src/traffic/errors.ts, documented there):
+  | 'TRAFFIC_UNAVAILABLE' // the switch (HAProxy socket, DNS server) could not be reached (retryable)
+  | 'TRAFFIC_REFUSED' // the switch refused the change: not authorized (DNS REFUSED/NOTAUTH, bad TSIG)
+  | 'TRAFFIC_COMMAND_FAILED' // the switch answered a change with an error
+  | 'TRAFFIC_PROTOCOL' // the switch's answer could not be understood (or its signature did not verify)
   | 'INTERNAL';
 
 export interface ErrorContext {

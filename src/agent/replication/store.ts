@@ -4,8 +4,8 @@
  * facts (generation, job, failures, ...) and an open quiesce (so the next agent still resumes
  * the guest on time). Writes are atomic (temp file + rename).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { JsonDir } from '../../core/json-dir.js';
 import { replicationSpecSchema, type ReplicationSpec } from '../../api/shadow-protocol.js';
 import { initialFacts, type ReplFacts } from './lag.js';
 
@@ -28,35 +28,26 @@ export interface ReplicationRecord {
 /** The replication records of one run dir. */
 export class ReplicationStore {
   readonly dir: string;
+  private readonly files: JsonDir;
 
   constructor(runDir: string) {
-    this.dir = join(runDir, 'agent', 'replication');
-    mkdirSync(this.dir, { recursive: true });
+    this.files = new JsonDir(join(runDir, 'agent', 'replication'));
+    this.dir = this.files.dir;
   }
 
   /** Every readable record (a torn or foreign file is skipped). */
   load(): ReplicationRecord[] {
-    const out: ReplicationRecord[] = [];
-    for (const f of readdirSync(this.dir).sort()) {
-      if (!f.endsWith('.json')) continue;
-      try {
-        const raw = JSON.parse(readFileSync(join(this.dir, f), 'utf8')) as ReplicationRecord;
-        out.push({ vmId: raw.vmId, spec: replicationSpecSchema.parse(raw.spec), facts: { ...initialFacts(), ...raw.facts }, quiesce: raw.quiesce ?? null });
-      } catch {
-        // ignore: not a record this code wrote
-      }
-    }
-    return out;
+    return this.files.readAll((json) => {
+      const raw = json as ReplicationRecord;
+      return { vmId: raw.vmId, spec: replicationSpecSchema.parse(raw.spec), facts: { ...initialFacts(), ...raw.facts }, quiesce: raw.quiesce ?? null };
+    });
   }
 
   put(rec: ReplicationRecord): void {
-    const f = join(this.dir, `${rec.vmId}.json`);
-    writeFileSync(`${f}.tmp`, JSON.stringify(rec, null, 2));
-    renameSync(`${f}.tmp`, f);
+    this.files.write(rec.vmId, rec);
   }
 
   remove(vmId: string): void {
-    const f = join(this.dir, `${vmId}.json`);
-    if (existsSync(f)) rmSync(f, { force: true });
+    this.files.remove(vmId);
   }
 }

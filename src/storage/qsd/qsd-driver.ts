@@ -15,7 +15,7 @@ import { QmpClient } from '../../hypervisor/qemu/qmp-client.js';
 import { digestFile, validChunkBytes } from '../digest.js';
 import { DEFAULT_DIGEST_CHUNK, TARGET_ID, type BlockTargetDriver, type PointInTimeExport, type TargetSpec, type TargetStatus } from '../driver.js';
 import { StorageError, TargetConflictError, TargetNotFoundError, TargetSpecInvalidError, TargetStartFailedError, TargetStoppedError } from '../errors.js';
-import { KeyedLock } from '../mutex.js';
+import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { checkPitName, checkTargetSpec, sameExport } from '../spec.js';
 import { ensureFleece, fleeceInventory, releaseFleece } from './fleece.js';
 import { MAX_SOCKET_PATH, pitExportName, pitOverlay, qsdArgs, TARGET_EXPORT_ID, targetPaths, targetsDir, type TargetPaths } from './layout.js';
@@ -42,7 +42,7 @@ export class QsdBlockTargetDriver implements BlockTargetDriver {
   readonly kind = 'qsd' as const;
   readonly simulated = false;
   private readonly clock: Clock;
-  private readonly lock = new KeyedLock();
+  private readonly lock = new KeyedMutex();
   private readonly clients = new Map<string, QmpClient>();
   private readonly connecting = new Map<string, Promise<QmpClient>>();
 
