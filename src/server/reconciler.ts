@@ -117,8 +117,9 @@ export class Reconciler {
             tx.appendEvent({ t: now, kind: 'vm.state', vmId: vm.id, data: { from: vm.status.state, to: status.state, host: status.host } });
           }
         }
-        const reported = agent?.observed.some((v) => v.id === vm.id) ?? false;
-        if (agent && now < agent.leaseExpiresAt && !reported && ENSURE_STATES.has(status.state)) toEnsure.push(vm);
+        const reported = agent?.observed.some((v) => v.id === (vm.spec.instance ?? vm.id)) ?? false;
+        // A promoted instance (after a failover) is observed, never re-created by an ensure.
+        if (agent && now < agent.leaseExpiresAt && !reported && ENSURE_STATES.has(status.state) && !vm.spec.instance) toEnsure.push(vm);
       }
       return { changed, toEnsure };
     });

@@ -37,3 +37,16 @@ describe('observeVmStatus', () => {
     expect(observeVmStatus(vm, agent(2000, [running]), 1000, { at: 900, error }).state).toBe('running');
   });
 });
+
+describe('observeVmStatus of a promoted instance', () => {
+  it('reads the agent report under the instance id', async () => {
+    const { observeVmStatus } = await import('./vm-status.js');
+    const agent = {
+      name: 'h2', apiUrl: 'http://h2', address: 'h2', labels: {}, capacity: { cores: 2, memoryMiB: 4096 },
+      registeredAt: 0, lastSeenAt: 900, leaseExpiresAt: 10_000,
+      observed: [{ id: 'vm1-s1', state: 'running', pid: 77, endpoint: 'http://h2:9', lastError: null }],
+    };
+    const st = observeVmStatus({ id: 'vm1', spec: { vcpus: 1, memoryMiB: 128, host: 'h2', labels: {}, instance: 'vm1-s1' } }, agent, 1000);
+    expect(st).toMatchObject({ state: 'running', host: 'h2', pid: 77, endpoint: 'http://h2:9' });
+  });
+});

@@ -18,7 +18,8 @@ export interface EnsureOutcome {
  * - no agent under the VM's host name: `host_unknown`;
  * - the host's lease expired: `host_lost`, with the pid and endpoint last reported (the process
  *   may still run: the agent fences itself, the server cannot know);
- * - the agent reports the VM: the agent's state, pid, endpoint and error;
+ * - the agent reports the VM (under its `instance` id when it has one): the agent's state, pid,
+ *   endpoint and error;
  * - the agent does not report it: `pending` before any ensure, `failed` when the last ensure
  *   failed, else `absent`.
  */
@@ -27,7 +28,8 @@ export function observeVmStatus(vm: Pick<VmRow, 'id' | 'spec'>, agent: AgentRow 
   if (!agent) {
     return { state: 'host_unknown', host, pid: null, endpoint: null, observedAt: null, lastError: ensure?.error ?? null };
   }
-  const seen = agent.observed.find((v) => v.id === vm.id);
+  const instance = vm.spec.instance ?? vm.id;
+  const seen = agent.observed.find((v) => v.id === instance);
   const lastError = seen?.lastError ? { ...seen.lastError } : null;
   if (now >= agent.leaseExpiresAt) {
     return { state: 'host_lost', host, pid: seen?.pid ?? null, endpoint: seen?.endpoint ?? null, observedAt: agent.lastSeenAt, lastError };

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UsageSample } from '../api/protocol.js';
 import type { SeriesForecast } from '../forecast/types.js';
-import { DEFAULT_RETENTION, type AgentRegistrationData, type AlertRow, type ShadowRow, type Store, type StoreTx, type VmStatus } from './store.js';
+import { DEFAULT_RETENTION, type AgentRegistrationData, type AlertRow, type FailoverRow, type ShadowRow, type Store, type StoreTx, type VmStatus } from './store.js';
 
 /** The cases of the suite (keys of `skip`). */
 export type StoreContractCase =
@@ -21,7 +21,8 @@ export type StoreContractCase =
   | 'forecasts'
   | 'events'
   | 'shadows'
-  | 'alerts';
+  | 'alerts'
+  | 'failovers';
 
 /** What an implementation brings to the suite. */
 export interface StoreContractOptions {
@@ -366,6 +367,39 @@ export function runStoreContract(opts: StoreContractOptions): void {
         expect((await store.read((r) => r.getAlert('lag_slo/vm-1')))?.state).toBe('resolved');
         expect(await tx((t) => t.pruneAlerts(31))).toBe(1);
         expect(await store.read((r) => r.getAlert('lag_slo/vm-1'))).toBeUndefined();
+      },
+
+      failovers: async () => {
+        const fo = (id: string, vmId: string, state: FailoverRow['state'], startedAt: number): FailoverRow => ({
+          id,
+          vmId,
+          state,
+          reason: 'state in [crashed]',
+          path: 'warm',
+          fromHost: 'h1',
+          fromInstance: vmId,
+          shadowId: `${vmId}-s1`,
+          toHost: 'h2',
+          dataLossBoundSeconds: 0,
+          startedAt,
+          endedAt: null,
+          steps: [{ name: 'fence', startedAt, endedAt: startedAt + 5, ok: true, detail: 'killed' }],
+          data: {},
+        });
+        await tx((t) => {
+          t.putFailover(fo('f1', 'vm-1', 'done', 10));
+          t.putFailover(fo('f2', 'vm-1', 'running', 20));
+          t.putFailover(fo('f3', 'vm-2', 'running', 30));
+        });
+        expect(await store.read((r) => r.listFailovers().map((f) => f.id))).toEqual(['f3', 'f2', 'f1']);
+        expect(await store.read((r) => r.listFailovers({ vmId: 'vm-1' }).map((f) => f.id))).toEqual(['f2', 'f1']);
+        expect(await store.read((r) => r.listFailovers({ running: true }).map((f) => f.id))).toEqual(['f3', 'f2']);
+        await tx((t) => t.putFailover({ ...fo('f2', 'vm-1', 'done', 20), endedAt: 25 }));
+        const f2 = await store.read((r) => r.getFailover('f2'));
+        expect(f2).toMatchObject({ state: 'done', endedAt: 25 });
+        expect(f2?.steps[0]).toEqual({ name: 'fence', startedAt: 20, endedAt: 25, ok: true, detail: 'killed' });
+        expect(Object.isFrozen(f2)).toBe(true);
+        expect(await store.read((r) => r.listFailovers({ running: true }).map((f) => f.id))).toEqual(['f3']);
       },
     };
 

@@ -57,6 +57,12 @@ export interface VmSpec {
   labels: Record<string, string>;
   /** Keep a shadow whatever the forecast says (`umbra lab up --protect`, `umbra shadow protect`). */
   protect?: boolean;
+  /**
+   * The id of the VM's process on its host's agent when it is not the VM's own id: after a
+   * failover, the promoted shadow (`vm1-s3f2a1`) is the VM. Such an instance is observed, never
+   * re-created by an ensure (only the failover controller moves a VM).
+   */
+  instance?: string;
 }
 
 /** The observed state of a VM, rebuilt by the reconciler from what agents report. */
@@ -216,6 +222,43 @@ export interface AlertRow {
   readonly updatedAt: number;
 }
 
+/** One step of a failover, as the controller finished (or failed) it. */
+export interface FailoverStepRecord {
+  readonly name: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly ok: boolean | null;
+  readonly detail: string;
+}
+
+/**
+ * A failover (issue 5): its intent (written before the first step) and every finished step, so a
+ * controller killed halfway resumes or safely completes it on restart.
+ */
+export interface FailoverRow {
+  readonly id: string;
+  readonly vmId: string;
+  /** `running` until it ends `done`, `failed` (the VM is left as the last step left it) or `aborted` (nothing was changed). */
+  readonly state: 'running' | 'done' | 'failed' | 'aborted';
+  /** Why it started: the criteria atoms that held, or `manual`. */
+  readonly reason: string;
+  /** `warm` takeover, `migrate` (live migration), `cold` boot from the synchronized disk. */
+  readonly path: 'warm' | 'migrate' | 'cold';
+  readonly fromHost: string;
+  /** The primary's process id on its agent before the failover. */
+  readonly fromInstance: string;
+  readonly shadowId: string;
+  readonly toHost: string;
+  /** Seconds of acknowledged writes that may be lost (0 with a synchronized sync-mode shadow). */
+  readonly dataLossBoundSeconds: number;
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly steps: readonly FailoverStepRecord[];
+  /** Extra fields (measurements, hook outcomes). */
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
 /** How long samples are kept and at which resolution. */
 export interface RetentionPolicy {
   /** Raw samples older than this (s) are folded into averages. Default 7 days. */
@@ -307,6 +350,10 @@ export interface StoreReader {
   getAlert(key: string): AlertRow | undefined;
   /** Alerts, newest change first; only firing ones unless `all`. */
   listAlerts(q?: { all?: boolean; vmId?: string; limit?: number }): readonly AlertRow[];
+  /** The failover `id`, or undefined. */
+  getFailover(id: string): FailoverRow | undefined;
+  /** Failovers, newest first (of one VM, or only running ones, when asked). */
+  listFailovers(q?: { vmId?: string; running?: boolean; limit?: number }): readonly FailoverRow[];
 }
 
 /** The write side of a transaction (it reads too: writes see earlier writes of the same transaction). */
@@ -369,6 +416,8 @@ export interface StoreTx extends StoreReader {
   putAlert(row: AlertRow): AlertRow;
   /** Deletes resolved alerts whose `endsAt` is before `before` (epoch ms); returns how many. */
   pruneAlerts(before: number): number;
+  /** Creates or replaces a failover record. */
+  putFailover(row: FailoverRow): FailoverRow;
 }
 
 /** A store of the control plane's records. */

@@ -75,3 +75,17 @@ describe('evaluate', () => {
     expect(evaluate(pf, { nowSeconds: NOW, probeFailed: true, samples: {} }).result).toBe(true);
   });
 });
+
+describe('probe_failures', () => {
+  it('counts consecutive failed probes back from the latest', async () => {
+    const { parseCriteria } = await import('./parse.js');
+    const { evaluate } = await import('./evaluate.js');
+    const ast = parseCriteria('probe_failures >= 3');
+    const probes = (vals: number[]) => vals.map((value, i) => ({ t: 100 + i * 5, value }));
+    const at = (vals: number[]) => evaluate(ast, { nowSeconds: 100 + (vals.length - 1) * 5, samples: { probe_ok: probes(vals) } });
+    expect(at([1, 0, 0, 0]).result).toBe(true);
+    expect(at([0, 0, 1, 0, 0]).result).toBe(false);
+    expect(at([1, 0, 0, 0]).atoms[0].detail).toBe('3 consecutive failed probes');
+    expect(evaluate(ast, { nowSeconds: 1000, samples: { probe_ok: probes([0, 0, 0]) } }).result).toBe('unknown'); // stale
+  });
+});

@@ -147,6 +147,15 @@ function evalCompare(n: CompareNode, obs: CriteriaObservations): { result: Tri; 
     return { result: cmp(n.op, rate, threshold), detail: `error rate ${round(rate)}% (${failed}/${inWindow.length} probes failed over ${fmt(d)})` };
   }
 
+  if (n.metric === 'probe_failures') {
+    // A count over the latest probes, not a per-sample value: how many failed in a row.
+    const last = samples[samples.length - 1];
+    if (!last || now - last.t > gap) return { result: 'unknown', detail: `no probe_ok sample in the last ${gap}s` };
+    let run = 0;
+    for (let i = samples.length - 1; i >= 0 && samples[i].value === 0; i--) run++;
+    return { result: cmp(n.op, run, threshold), detail: `${run} consecutive failed probe${run === 1 ? '' : 's'}` };
+  }
+
   const d = n.durationSeconds;
   // The sample in force at the window's start (sample-and-hold), then every later one.
   let startIdx = -1;

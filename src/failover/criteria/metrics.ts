@@ -44,6 +44,13 @@ export const CRITERIA_METRICS = {
     units: ['%', ''],
     forecastable: false,
   },
+  probe_failures: {
+    meaning: 'consecutive failed health probes, counted back from the latest one (probe_ok = 0)',
+    sampleMetric: 'probe_ok',
+    sampleUnit: '',
+    units: [''],
+    forecastable: false,
+  },
   latency: {
     meaning: 'health probe latency in ms (successful probes only)',
     sampleMetric: 'probe_latency_ms',

@@ -120,6 +120,21 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_by_update ON alerts (updated_at);
 `,
   },
+  {
+    version: 3,
+    name: 'failovers',
+    sql: `
+CREATE TABLE failovers (
+  id TEXT PRIMARY KEY,
+  vm_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  doc TEXT NOT NULL
+) STRICT;
+CREATE INDEX failovers_by_vm ON failovers (vm_id, started_at);
+CREATE INDEX failovers_by_state ON failovers (state, started_at);
+`,
+  },
 ];
 
 /** The schema version this code writes. */

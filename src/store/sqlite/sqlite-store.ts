@@ -14,6 +14,7 @@ import { deepFreeze } from '../freeze.js';
 import {
   DEFAULT_RETENTION,
   type AlertRow,
+  type FailoverRow,
   type ShadowRow,
   type AgentRegistrationData,
   type AgentRow,
@@ -197,7 +198,7 @@ function mergeObserved(prev: readonly ObservedVm[], next: readonly ObservedVm[])
 }
 
 function specCopy(s: VmSpec): VmSpec {
-  return { vcpus: s.vcpus, memoryMiB: s.memoryMiB, host: s.host, labels: { ...s.labels }, ...(s.protect ? { protect: true } : {}) };
+  return { vcpus: s.vcpus, memoryMiB: s.memoryMiB, host: s.host, labels: { ...s.labels }, ...(s.protect ? { protect: true } : {}), ...(s.instance ? { instance: s.instance } : {}) };
 }
 
 function statusCopy(s: VmStatus): VmStatus {
@@ -286,6 +287,9 @@ class SqliteTx implements StoreTx {
       putAlert: p(`INSERT INTO alerts (key, state, vm_id, updated_at, ends_at, doc) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (key) DO UPDATE SET state = excluded.state, vm_id = excluded.vm_id, updated_at = excluded.updated_at, ends_at = excluded.ends_at, doc = excluded.doc`),
       pruneAlerts: p("DELETE FROM alerts WHERE state = 'resolved' AND ends_at < ?"),
+      failover: p('SELECT doc FROM failovers WHERE id = ?').pluck(true),
+      putFailover: p(`INSERT INTO failovers (id, vm_id, state, started_at, doc) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET vm_id = excluded.vm_id, state = excluded.state, started_at = excluded.started_at, doc = excluded.doc`),
     };
   }
 
@@ -594,5 +598,35 @@ class SqliteTx implements StoreTx {
   pruneAlerts(before: number): number {
     this.writing();
     return this.q.pruneAlerts.run(before).changes;
+  }
+
+  // --- failovers (documents)
+
+  getFailover(id: string): FailoverRow | undefined {
+    this.reading();
+    const doc = this.q.failover.get(id) as string | undefined;
+    return doc === undefined ? undefined : deepFreeze(JSON.parse(doc) as FailoverRow);
+  }
+
+  listFailovers(q: { vmId?: string; running?: boolean; limit?: number } = {}): readonly FailoverRow[] {
+    this.reading();
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit ?? DEFAULT_EVENT_LIMIT };
+    if (q.running) where.push("state = 'running'");
+    if (q.vmId !== undefined) {
+      where.push('vm_id = @vmId');
+      params.vmId = q.vmId;
+    }
+    const sql = `SELECT doc FROM failovers ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT @limit`;
+    let stmt = this.eventQueries.get(sql);
+    if (!stmt) this.eventQueries.set(sql, (stmt = this.db.prepare(sql).pluck(true)));
+    return deepFreeze((stmt.all(params) as string[]).map((d) => JSON.parse(d) as FailoverRow));
+  }
+
+  putFailover(row: FailoverRow): FailoverRow {
+    this.writing();
+    const doc = JSON.stringify(row);
+    this.q.putFailover.run(row.id, row.vmId, row.state, row.startedAt, doc);
+    return deepFreeze(JSON.parse(doc) as FailoverRow);
   }
 }
