@@ -201,7 +201,7 @@ describe('umbra server API', () => {
     expect(created.status).toBe(201);
     const vm = created.json as VmRecord;
     // h2: max(1/8, 256/2048) = 0.125 beats h1: max(1/8, 256/1024) = 0.25 (4× CPU overcommit).
-    expect(vm.spec).toEqual({ id: 'web-1', host: 'h2', vcpus: 1, memoryMiB: 256, labels: { app: 'web' } });
+    expect(vm.spec).toEqual({ id: 'web-1', host: 'h2', vcpus: 1, memoryMiB: 256, labels: { app: 'web' }, protect: false });
     expect(h1.ensured).toEqual([]);
     expect(h2.ensured).toHaveLength(1);
     expect(h2.ensured[0]).toMatchObject({ id: 'web-1', vcpus: 1, memoryMiB: 256, kernel: '/img/vmlinuz', initrd: '/img/initrd.cpio', labels: { app: 'web' } });
