@@ -1,0 +1,90 @@
+/**
+ * What the failover controller asks of agents (issue 5 §3): fencing and retiring the primary,
+ * stopping its replication, promoting the shadow (warm takeover, cold boot, or live migration),
+ * resizing. One interface; the HTTP implementation goes through the server's agent client.
+ */
+import type { AgentTarget, HttpAgentApi } from '../server/agent-client.js';
+import { AgentError } from '../server/errors.js';
+
+/** What a promotion reports. */
+export interface PromoteReply {
+  ok: boolean;
+  ms: number;
+  vm: { state: string; pid: number | null; endpoint: string | null };
+  error: string | null;
+}
+
+export interface FailoverAgentApi {
+  /** Pauses the VM's vCPUs (the fence: no more writes); no-op when it has no process. */
+  stopVm(agent: AgentTarget, instance: string): Promise<void>;
+  /** Ends the VM's process at once. */
+  killVm(agent: AgentTarget, instance: string): Promise<void>;
+  /** Kills the VM and removes its files on that host (unknown: no-op). */
+  deleteVm(agent: AgentTarget, instance: string): Promise<void>;
+  /** Stops the VM's replication (none: no-op). */
+  stopReplication(agent: AgentTarget, instance: string): Promise<void>;
+  /** Promotes a shadow in place: `warm` takeover or `cold` boot from its synchronized disk. */
+  promote(agent: AgentTarget, shadowId: string, mode: 'warm' | 'cold'): Promise<PromoteReply>;
+  /** Live migration of the primary into a `migrate` shadow; the shadow runs the guest after. */
+  migrate(primary: AgentTarget, instance: string, shadowHost: AgentTarget, shadowId: string): Promise<{ ok: boolean; downtimeMs: number | null; totalMs: number | null; error: string | null }>;
+  /** Hot-adds vCPUs and memory up to the given size. */
+  resize(agent: AgentTarget, instance: string, size: { vcpus: number; memoryMiB: number }): Promise<{ vcpus: number; memoryMiB: number }>;
+}
+
+const enc = encodeURIComponent;
+
+/** {@link FailoverAgentApi} over the agents' HTTP API (src/api/shadow-protocol.ts). */
+export class HttpFailoverAgentApi implements FailoverAgentApi {
+  constructor(private readonly http: HttpAgentApi) {}
+
+  async stopVm(agent: AgentTarget, instance: string): Promise<void> {
+    await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/stop`, {}, { host: agent.name, op: 'fence', vmId: instance }, 15_000));
+  }
+
+  async killVm(agent: AgentTarget, instance: string): Promise<void> {
+    await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/kill`, {}, { host: agent.name, op: 'kill', vmId: instance }, 15_000));
+  }
+
+  async deleteVm(agent: AgentTarget, instance: string): Promise<void> {
+    await this.tolerate404(() => this.http.call(agent, 'DELETE', `/v1/vms/${enc(instance)}`, undefined, { host: agent.name, op: 'delete', vmId: instance }, 30_000));
+  }
+
+  async stopReplication(agent: AgentTarget, instance: string): Promise<void> {
+    await this.tolerate404(() => this.http.call(agent, 'DELETE', `/v1/vms/${enc(instance)}/replication`, undefined, { host: agent.name, op: 'stop replication', vmId: instance }, 30_000));
+  }
+
+  async promote(agent: AgentTarget, shadowId: string, mode: 'warm' | 'cold'): Promise<PromoteReply> {
+    const { json } = await this.http.call(agent, 'POST', `/v1/shadows/${enc(shadowId)}/promote`, { mode }, { host: agent.name, op: 'promote', vmId: shadowId }, 180_000);
+    const r = json as Partial<PromoteReply> | undefined;
+    return { ok: r?.ok === true, ms: typeof r?.ms === 'number' ? r.ms : 0, vm: r?.vm ?? { state: 'unknown', pid: null, endpoint: null }, error: typeof r?.error === 'string' ? r.error : null };
+  }
+
+  async migrate(primary: AgentTarget, instance: string, shadowHost: AgentTarget, shadowId: string) {
+    const { json: inc } = await this.http.call(shadowHost, 'POST', `/v1/shadows/${enc(shadowId)}/incoming`, {}, { host: shadowHost.name, op: 'incoming', vmId: shadowId }, 30_000);
+    const uri = (inc as { uri?: unknown } | undefined)?.uri;
+    if (typeof uri !== 'string') return { ok: false, downtimeMs: null, totalMs: null, error: `agent ${shadowHost.name} gave no migration URI` };
+    const { json } = await this.http.call(primary, 'POST', `/v1/vms/${enc(instance)}/migrate`, { uri }, { host: primary.name, op: 'migrate', vmId: instance }, 180_000);
+    const r = json as { ok?: unknown; downtimeMs?: unknown; totalMs?: unknown; error?: unknown } | undefined;
+    return {
+      ok: r?.ok === true,
+      downtimeMs: typeof r?.downtimeMs === 'number' ? r.downtimeMs : null,
+      totalMs: typeof r?.totalMs === 'number' ? r.totalMs : null,
+      error: typeof r?.error === 'string' ? r.error : null,
+    };
+  }
+
+  async resize(agent: AgentTarget, instance: string, size: { vcpus: number; memoryMiB: number }) {
+    const { json } = await this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/resize`, size, { host: agent.name, op: 'resize', vmId: instance }, 120_000);
+    const r = json as { vcpus?: unknown; memoryMiB?: unknown } | undefined;
+    return { vcpus: typeof r?.vcpus === 'number' ? r.vcpus : size.vcpus, memoryMiB: typeof r?.memoryMiB === 'number' ? r.memoryMiB : size.memoryMiB };
+  }
+
+  private async tolerate404(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (e instanceof AgentError && e.context.status === 404) return;
+      throw e;
+    }
+  }
+}

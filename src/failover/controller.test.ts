@@ -1,0 +1,200 @@
+/**
+ * The failover controller's side-effect layer against in-memory stand-ins for the agents and
+ * the traffic switch (real agents and HAProxy: the lab tests) and a real SQLite store.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../config/index.js';
+import type { UmbraConfig } from '../config/schema.js';
+import { ManualClock } from '../core/clock.js';
+import type { AgentTarget } from '../server/agent-client.js';
+import { AgentUnavailableError } from '../server/errors.js';
+import { openSqliteStore } from '../store/index.js';
+import type { ShadowRow, Store } from '../store/store.js';
+import type { Backend, TrafficSwitch } from '../traffic/switch.js';
+import type { FailoverAgentApi, PromoteReply } from './agent-api.js';
+import { FailoverController } from './controller.js';
+
+const T0 = 1_800_000_000_000;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+class FakeAgents implements FailoverAgentApi {
+  calls: string[] = [];
+  unreachable = new Set<string>();
+  promoteFails = false;
+  private hit(agent: AgentTarget, what: string) {
+    if (this.unreachable.has(agent.name)) throw new AgentUnavailableError(`agent ${agent.name} unreachable`, { host: agent.name, op: what });
+    this.calls.push(`${what} on ${agent.name}`);
+  }
+  async stopVm(a: AgentTarget, id: string) { this.hit(a, `stop ${id}`); }
+  async killVm(a: AgentTarget, id: string) { this.hit(a, `kill ${id}`); }
+  async deleteVm(a: AgentTarget, id: string) { this.hit(a, `delete ${id}`); }
+  async stopReplication(a: AgentTarget, id: string) { this.hit(a, `stop replication ${id}`); }
+  async promote(a: AgentTarget, id: string, mode: 'warm' | 'cold'): Promise<PromoteReply> {
+    this.hit(a, `promote ${id} ${mode}`);
+    return this.promoteFails ? { ok: false, ms: 0, vm: { state: 'running', pid: 1, endpoint: null }, error: 'mount failed' } : { ok: true, ms: 120, vm: { state: 'running', pid: 700, endpoint: 'http://10.0.0.2:4000' }, error: null };
+  }
+  async migrate(p: AgentTarget, id: string, s: AgentTarget, sid: string) {
+    this.hit(p, `migrate ${id} -> ${sid} on ${s.name}`);
+    return { ok: true, downtimeMs: 30, totalMs: 420, error: null };
+  }
+  async resize(a: AgentTarget, id: string, size: { vcpus: number; memoryMiB: number }) {
+    this.hit(a, `resize ${id} ${size.vcpus}/${size.memoryMiB}`);
+    return size;
+  }
+}
+
+class FakeTraffic implements TrafficSwitch {
+  readonly name = 'fake';
+  readonly capabilities = { ports: true, ipv6: true, stats: false };
+  routes = new Map<string, Backend>();
+  async ensure(service: string, b: Backend) {
+    const changed = JSON.stringify(this.routes.get(service)) !== JSON.stringify(b);
+    this.routes.set(service, b);
+    return { service, changed } as never;
+  }
+  async observe() { return {} as never; }
+  async disable() { return {} as never; }
+  async close() {}
+}
+
+function config(yaml = ''): UmbraConfig {
+  const r = parseConfigText(yaml);
+  if (!r.ok) throw new Error(JSON.stringify(r));
+  return r.config;
+}
+
+const shadowRow = (sync = 'synchronized', flavor: 'warm' | 'migrate' = 'warm'): ShadowRow => ({
+  id: 'vm1-s1', vmId: 'vm1', host: 'h2', flavor, mode: 'sync', intervalSeconds: 300, size: { vcpus: 2, memoryMiB: 256 }, createdAt: T0 - 60_000,
+  phase: 'active', reason: 'protected', replaces: null,
+  status: { sync, syncSince: T0 - 30_000, progress: null, lagBytes: 0, lagSeconds: 0, generation: 1, target: { host: '10.0.0.2', port: 10809, export: 'vm1-s1' }, vm: { state: 'running', pid: 700, endpoint: 'http://10.0.0.2:4000' }, targetPid: 600, error: null, initialCopyBytesPerSec: null, readyAt: T0 - 50_000, verify: null, rehearsal: null },
+});
+
+describe('FailoverController', () => {
+  let store: Store;
+  let clock: ManualClock;
+  let agents: FakeAgents;
+  let traffic: FakeTraffic;
+  let ctl: FailoverController;
+  let cfg: UmbraConfig;
+  let kicked = 0;
+
+  beforeEach(async () => {
+    clock = new ManualClock(T0);
+    store = openSqliteStore({ path: ':memory:', now: T0 });
+    agents = new FakeAgents();
+    traffic = new FakeTraffic();
+    cfg = config();
+    kicked = 0;
+    ctl = new FailoverController({ store, clock, agents, config: () => cfg, log: quiet, traffic, probe: async () => true, kickShadows: () => kicked++, random: (n) => Buffer.alloc(n, 7) });
+    await store.transaction((tx) => {
+      for (const h of ['h1', 'h2']) tx.putAgent({ name: h, apiUrl: `http://${h}:7070`, address: h, labels: {}, capacity: { cores: 2, memoryMiB: 8192 } }, { now: T0, leaseExpiresAt: T0 + 15_000, observed: [] });
+      tx.createVm({ id: 'vm1', role: 'primary', spec: { vcpus: 1, memoryMiB: 128, host: 'h1', labels: {} }, createdAt: T0 - 3_600_000, status: { state: 'running', host: 'h1', pid: 100, endpoint: 'http://10.0.0.1:3000', observedAt: T0, lastError: null } });
+      tx.putShadow(shadowRow());
+    });
+  });
+  afterEach(async () => store.close());
+
+  const setState = (state: string) => store.transaction((tx) => tx.setVmStatus('vm1', { state, host: 'h1', pid: null, endpoint: null, observedAt: T0, lastError: null }));
+  const events = async () => (await store.read((r) => r.listEvents())).map((e) => e.kind);
+
+  it('a crashed primary with a synchronized warm shadow: fence, stop replication, promote, resize, health, traffic, adopt, retire', async () => {
+    await ctl.pass();
+    expect(agents.calls).toEqual([]); // running: nothing to do
+    expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.1', port: 3000 }); // the path is (re)applied every pass
+    await setState('crashed');
+    await ctl.pass();
+    expect(agents.calls).toEqual(['stop vm1 on h1', 'stop replication vm1 on h1', 'promote vm1-s1 warm on h2', 'resize vm1-s1 2/256 on h2', 'delete vm1 on h1']);
+    const [fo] = await store.read((r) => r.listFailovers());
+    expect(fo).toMatchObject({ state: 'done', path: 'warm', fromHost: 'h1', toHost: 'h2', shadowId: 'vm1-s1', dataLossBoundSeconds: 0 });
+    expect(fo.reason).toMatch(/state in \[crashed/);
+    expect(fo.steps.map((s) => [s.name, s.ok])).toEqual(['fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'adopt', 'retire_old'].map((n) => [n, true]));
+    expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.2', port: 4000 });
+    const vm = (await store.read((r) => r.getVm('vm1')))!;
+    expect(vm.spec).toMatchObject({ host: 'h2', instance: 'vm1-s1' });
+    expect(await store.read((r) => r.getShadow('vm1-s1'))).toBeUndefined();
+    expect(kicked).toBe(1);
+    const kinds = await events();
+    expect(kinds.filter((k) => k === 'failover.step')).toHaveLength(8);
+    expect(kinds).toContain('failover.started');
+    expect(kinds).toContain('failover.done');
+  });
+
+  it('calm: the promoted VM is not failed over again at once', async () => {
+    await setState('crashed');
+    await ctl.pass();
+    await setState('crashed');
+    agents.calls = [];
+    clock.advance(1000);
+    await ctl.pass();
+    expect(agents.calls).toEqual([]);
+    expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('failover_blocked/vm1');
+  });
+
+  it('a shadow that is not synchronized is not promoted under max_data_loss 0: blocked and alerted', async () => {
+    await store.transaction((tx) => tx.putShadow(shadowRow('lagging')));
+    await setState('crashed');
+    await ctl.pass();
+    expect(agents.calls).toEqual([]);
+    expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('shadow_not_synchronized/vm1');
+  });
+
+  it("an unreachable primary agent: the controller waits for its lease to expire (it fences itself) before promoting", async () => {
+    agents.unreachable.add('h1');
+    await store.transaction((tx) => tx.renewLease('h2', { now: T0, leaseExpiresAt: T0 + 600_000, observed: [] })); // the shadow's host stays alive
+    await setState('crashed');
+    const p = ctl.pass();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(agents.calls).toEqual([]); // waiting
+    for (let i = 0; i < 40 && !agents.calls.length; i++) {
+      clock.advance(500);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await p;
+    expect(clock.now()).toBeGreaterThanOrEqual(T0 + 15_000 + 2000);
+    expect(agents.calls[0]).toBe('promote vm1-s1 warm on h2');
+    const [fo] = await store.read((r) => r.listFailovers());
+    expect(fo.steps[0]).toMatchObject({ name: 'fence', ok: true, detail: expect.stringMatching(/lease expired/) });
+  });
+
+  it('a failed promotion fails the failover, alerts, and leaves the VM where it was', async () => {
+    agents.promoteFails = true;
+    await setState('crashed');
+    await ctl.pass();
+    const [fo] = await store.read((r) => r.listFailovers());
+    expect(fo).toMatchObject({ state: 'failed' });
+    expect(fo.steps.at(-1)).toMatchObject({ name: 'promote', ok: false, detail: expect.stringMatching(/mount failed/) });
+    expect((await store.read((r) => r.getVm('vm1')))!.spec.host).toBe('h1');
+    expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('failover_failed/vm1');
+  });
+
+  it('killed halfway: a restarted controller resumes from the first unfinished step', async () => {
+    await setState('crashed');
+    // A previous controller recorded the intent and finished fence, then died inside stop_replication.
+    const { startRecord, beginStep, endStep } = await import('./pipeline.js');
+    let rec = startRecord({ kind: 'failover', vmId: 'vm1', path: 'warm', shadowId: 'vm1-s1', toHost: 'h2', dataLossBoundSeconds: 0, reason: 'x', priority: 0 }, { fromHost: 'h1', fromInstance: 'vm1' }, 'fo-old', T0 - 1000);
+    rec = endStep(beginStep(rec, 'fence', T0 - 1000), 'fence', true, 'paused', T0 - 900);
+    rec = beginStep(rec, 'stop_replication', T0 - 800);
+    const saved = rec;
+    await store.transaction((tx) => tx.putFailover(saved));
+    await ctl.pass();
+    expect(agents.calls[0]).toBe('stop replication vm1 on h1'); // no second fence
+    expect(agents.calls).not.toContain('stop vm1 on h1');
+    expect(await store.read((r) => r.listFailovers().map((f) => [f.id, f.state]))).toEqual([['fo-old', 'done']]);
+  });
+
+  it('a migrate shadow while the primary runs: live migration, no fence', async () => {
+    await store.transaction((tx) => tx.putShadow(shadowRow('synchronized', 'migrate')));
+    const r = await ctl.failover('vm1');
+    expect(r.decision).toMatchObject({ kind: 'failover', path: 'migrate' });
+    expect(agents.calls[0]).toBe('migrate vm1 -> vm1-s1 on h2 on h1');
+    expect(agents.calls).not.toContain('stop vm1 on h1');
+    expect(r.failover?.data).toMatchObject({ migrationDowntimeMs: 30 });
+  });
+
+  it('--dry-run decides and changes nothing', async () => {
+    const r = await ctl.failover('vm1', { dryRun: true });
+    expect(r).toMatchObject({ dryRun: true, decision: { kind: 'failover', path: 'warm', shadowId: 'vm1-s1' } });
+    expect(agents.calls).toEqual([]);
+    expect(await store.read((r) => r.listFailovers())).toEqual([]);
+  });
+});

@@ -1,0 +1,384 @@
+/**
+ * The failover controller (issue 5): the side-effect layer around decide.ts and pipeline.ts.
+ * Each pass:
+ * 1. resumes every failover recorded as running (a controller killed halfway goes on from the
+ *    first unfinished step: every step is idempotent on the agents);
+ * 2. evaluates each primary's failover criteria on what was observed (state, host lease,
+ *    samples), decides (calm, shadow sync, path), and starts the failovers that should happen,
+ *    highest failover_priority first;
+ * 3. re-applies the traffic switch for every VM (a stale path heals).
+ * The intent is stored before the first step, and each step's end right after it, in one
+ * transaction with the event log (`failover.*` events: what `umbra events` shows).
+ *
+ * Never two writers: the shadow is promoted only after `fence` (the primary paused by its agent,
+ * or, when its agent cannot be reached, after its lease expired: the agent fences itself) and
+ * `stop_replication`; a live migration leaves its source paused by QEMU itself.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { isUmbraError } from '../core/errors.js';
+import { resolvePolicy } from '../config/resolve.js';
+import type { UmbraConfig } from '../config/schema.js';
+import type { AgentRow, FailoverRow, ShadowRow, Store, StoreTx, VmRow } from '../store/store.js';
+import type { TrafficSwitch } from '../traffic/switch.js';
+import { raiseAlert, resolveAlert } from '../shadow/alerts.js';
+import type { FailoverAgentApi } from './agent-api.js';
+import { evaluate, parseCriteria, type CriteriaNode, type TimedValue } from './criteria/index.js';
+import { decideFailover, orderFailovers, type FailoverDecision, type FailoverHistoryItem } from './decide.js';
+import { beginStep, endStep, nextStep, startRecord, stepDurations, type FailoverStep } from './pipeline.js';
+
+/** Logging the controller does (pino satisfies it). */
+export interface FailoverLogger {
+  info(fields: object, msg: string): void;
+  warn(fields: object, msg: string): void;
+  error(fields: object, msg: string): void;
+}
+
+export interface FailoverControllerOptions {
+  store: Store;
+  clock: Clock;
+  agents: FailoverAgentApi;
+  config: () => UmbraConfig;
+  log: FailoverLogger;
+  /** Where clients go (HAProxy, DNS, both); absent: no traffic step (the VM's endpoint moves). */
+  traffic?: TrafficSwitch;
+  /** Asks the shadow manager for a pass (a new shadow for the promoted VM). */
+  kickShadows?: () => void;
+  /** How long the new primary may take to answer its probe (ms, default 60 000). */
+  healthTimeoutMs?: number;
+  /** Margin after a lost host's lease before its agent is taken as fenced (ms, default 2000). */
+  fenceGraceMs?: number;
+  /** Probe a URL (default: fetch, 200 = healthy). */
+  probe?: (url: string) => Promise<boolean>;
+  random?: (n: number) => Buffer;
+}
+
+/** What `umbra failover VM [--dry-run]` returns. */
+export interface ManualFailoverResult {
+  decision: FailoverDecision;
+  /** The record when it ran (absent with --dry-run or when blocked). */
+  failover?: FailoverRow;
+  dryRun: boolean;
+}
+
+/** Sample metrics the criteria read, and how far back. */
+const CRITERIA_SAMPLES = ['cpu_pct', 'mem_rss_mib', 'probe_ok', 'probe_latency_ms', 'disk_write_iops', 'disk_read_iops'] as const;
+const LOOKBACK_S = 3600;
+
+/** The criteria language's state word for a VM status (what the agent and server report). */
+export function criteriaState(state: string): string | null {
+  switch (state) {
+    case 'running':
+    case 'paused':
+    case 'crashed':
+      return state;
+    case 'exited':
+    case 'shutdown':
+      return 'exited';
+    case 'unknown': // a live process whose monitor does not answer
+      return 'hung';
+    default:
+      return null; // pending, host_lost (a flag of its own), ...
+  }
+}
+
+/** See the module comment. */
+export class FailoverController {
+  private readonly criteriaCache = new Map<string, CriteriaNode>();
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly o: FailoverControllerOptions) {}
+
+  /** One pass (see the module comment). Passes never overlap. */
+  pass(): Promise<void> {
+    this.running ??= this.doPass().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  /** A failover of `vmId` now (criteria and calm do not apply; shadow rules do). */
+  async failover(vmId: string, opts: { dryRun?: boolean } = {}): Promise<ManualFailoverResult> {
+    const snap = await this.snapshot();
+    const vm = snap.vms.find((v) => v.id === vmId);
+    if (!vm) return { decision: { kind: 'none', vmId, why: `no VM ${vmId}` }, dryRun: Boolean(opts.dryRun) };
+    const decision = this.decide(vm, snap, { manual: true });
+    if (opts.dryRun || decision.kind !== 'failover') return { decision, dryRun: Boolean(opts.dryRun) };
+    const rec = await this.start(decision, vm);
+    const failover = await this.drive(rec);
+    return { decision, failover, dryRun: false };
+  }
+
+  // --- internals
+
+  private async doPass(): Promise<void> {
+    for (const r of await this.o.store.read((x) => x.listFailovers({ running: true }))) await this.drive(r);
+    const snap = await this.snapshot();
+    const decisions: FailoverDecision[] = [];
+    const now = this.o.clock.now();
+    for (const vm of snap.vms) decisions.push(this.decide(vm, snap, {}));
+    await this.o.store.transaction((tx) => {
+      for (const d of decisions) {
+        if (d.kind === 'blocked') raiseAlert(tx, now, { key: `${d.alert}/${d.vmId}`, kind: d.alert, severity: 'critical', vmId: d.vmId, shadowId: null, summary: `failover of ${d.vmId} wanted but held: ${d.why}` });
+        else for (const k of ['failover_blocked', 'failover_limit', 'no_shadow', 'shadow_not_synchronized']) resolveAlert(tx, now, `${k}/${d.vmId}`, d.kind === 'failover' ? 'failing over' : 'criteria no longer hold');
+      }
+    });
+    for (const d of orderFailovers(decisions)) {
+      if (d.kind !== 'failover') continue;
+      const vm = snap.vms.find((v) => v.id === d.vmId)!;
+      await this.drive(await this.start(d, vm));
+    }
+    await this.reapplyTraffic(snap);
+  }
+
+  private async snapshot() {
+    const nowS = this.o.clock.now() / 1000;
+    return this.o.store.read((r) => {
+      const vms = r.listVms().filter((v) => v.role === 'primary');
+      return {
+        vms,
+        agents: r.listAgents(),
+        shadows: r.listShadows(),
+        history: new Map(vms.map((v) => [v.id, r.listFailovers({ vmId: v.id, limit: 100 }).map((f): FailoverHistoryItem => ({ startedAt: f.startedAt, endedAt: f.endedAt, state: f.state }))])),
+        samples: new Map(
+          vms.map((v) => {
+            const rows = r.querySamples({ vmId: v.id, from: nowS - LOOKBACK_S, limit: 50_000 });
+            const by: Record<string, TimedValue[]> = {};
+            for (const m of CRITERIA_SAMPLES) by[m] = [];
+            for (const s of rows) by[s.metric]?.push({ t: s.t, value: s.value });
+            return [v.id, by];
+          }),
+        ),
+      };
+    });
+  }
+
+  private criteria(text: string): CriteriaNode {
+    let c = this.criteriaCache.get(text);
+    if (!c) this.criteriaCache.set(text, (c = parseCriteria(text)));
+    return c;
+  }
+
+  /** The decision for one VM from the snapshot. */
+  private decide(vm: VmRow, snap: Awaited<ReturnType<FailoverController['snapshot']>>, opts: { manual?: boolean }): FailoverDecision {
+    const now = this.o.clock.now();
+    const { policy } = resolvePolicy(this.o.config().policies, { name: vm.id, labels: { ...vm.spec.labels } });
+    const agent = snap.agents.find((a) => a.name === vm.spec.host);
+    const hostLost = !agent || now >= agent.leaseExpiresAt;
+    const result = evaluate(this.criteria(policy.failover_criteria), {
+      nowSeconds: now / 1000,
+      state: hostLost ? null : criteriaState(vm.status.state),
+      hostLost,
+      allocation: { vcpus: vm.spec.vcpus, memoryMiB: vm.spec.memoryMiB },
+      samples: snap.samples.get(vm.id) ?? {},
+    });
+    const shadow = pickShadow(snap.shadows, vm.id);
+    const shadowAgent = shadow ? snap.agents.find((a) => a.name === shadow.host) : undefined;
+    return decideFailover({
+      vmId: vm.id,
+      now,
+      criteriaHold: result.holds,
+      because: result.atoms.filter((a) => a.result === true).map((a) => `${a.text} (${a.detail})`).join('; ') || 'criteria hold',
+      manual: opts.manual,
+      policy,
+      shadow: shadow
+        ? { id: shadow.id, host: shadow.host, flavor: shadow.flavor, mode: shadow.mode, sync: shadow.status.sync, lagSeconds: shadow.status.lagSeconds, hostAlive: Boolean(shadowAgent && now < shadowAgent.leaseExpiresAt) }
+        : null,
+      history: snap.history.get(vm.id) ?? [],
+      primaryRuns: !hostLost && vm.status.state === 'running',
+    });
+  }
+
+  /** Records the intent (before any step) and the event. */
+  private async start(d: Extract<FailoverDecision, { kind: 'failover' }>, vm: VmRow): Promise<FailoverRow> {
+    const now = this.o.clock.now();
+    const id = `fo-${now.toString(36)}-${(this.o.random ?? randomBytes)(3).toString('hex')}`;
+    const rec = startRecord(d, { fromHost: vm.spec.host, fromInstance: vm.spec.instance ?? vm.id }, id, now);
+    await this.o.store.transaction((tx) => {
+      tx.putFailover(rec);
+      tx.appendEvent({ t: now, kind: 'failover.started', vmId: vm.id, data: { failoverId: id, reason: d.reason, path: d.path, from: vm.spec.host, to: d.toHost, shadowId: d.shadowId, dataLossBoundSeconds: d.dataLossBoundSeconds } });
+    });
+    this.o.log.warn({ vmId: vm.id, failoverId: id, path: d.path, from: vm.spec.host, to: d.toHost, reason: d.reason }, 'failover started');
+    return rec;
+  }
+
+  /** Runs the record's remaining steps; returns it as it ended (or stopped). */
+  private async drive(rec: FailoverRow): Promise<FailoverRow> {
+    let r = rec;
+    for (let step = nextStep(r); step; step = nextStep(r)) {
+      const begun = beginStep(r, step, this.o.clock.now());
+      await this.o.store.transaction((tx) => tx.putFailover(begun));
+      let ok = false;
+      let detail = '';
+      let data: Record<string, unknown> = {};
+      try {
+        ({ detail, data = {} } = await this.runStep(begun, step));
+        ok = true;
+      } catch (e) {
+        detail = isUmbraError(e) || e instanceof Error ? e.message : String(e);
+      }
+      const now = this.o.clock.now();
+      r = endStep(begun, step, ok, detail, now, data);
+      const ended = r;
+      await this.o.store.transaction((tx) => {
+        tx.putFailover(ended);
+        tx.appendEvent({ t: now, kind: `failover.step`, vmId: ended.vmId, data: { failoverId: ended.id, step, ok, detail, ms: now - (begun.steps.at(-1)?.startedAt ?? now) } });
+        if (ended.state !== 'running') this.finish(tx, ended, now);
+      });
+      if (!ok) {
+        this.o.log.error({ vmId: r.vmId, failoverId: r.id, step, err: detail }, 'failover step failed');
+        break;
+      }
+    }
+    if (r.state === 'done') this.o.kickShadows?.();
+    return r;
+  }
+
+  private finish(tx: StoreTx, r: FailoverRow, now: number): void {
+    tx.appendEvent({
+      t: now,
+      kind: r.state === 'done' ? 'failover.done' : 'failover.failed',
+      vmId: r.vmId,
+      data: { failoverId: r.id, path: r.path, to: r.toHost, totalMs: now - r.startedAt, steps: stepDurations(r), dataLossBoundSeconds: r.dataLossBoundSeconds },
+    });
+    if (r.state === 'failed') {
+      raiseAlert(tx, now, { key: `failover_failed/${r.vmId}`, kind: 'failover_failed', severity: 'critical', vmId: r.vmId, shadowId: r.shadowId, summary: `failover ${r.id} of ${r.vmId} failed at ${r.steps.at(-1)?.name}: ${r.steps.at(-1)?.detail}` });
+    } else {
+      resolveAlert(tx, now, `failover_failed/${r.vmId}`, 'a later failover succeeded');
+    }
+  }
+
+  private async agent(name: string): Promise<AgentRow | undefined> {
+    return this.o.store.read((x) => x.getAgent(name));
+  }
+
+  private alive(a: AgentRow | undefined): a is AgentRow {
+    return a !== undefined && this.o.clock.now() < a.leaseExpiresAt;
+  }
+
+  /** One step's side effects; throws to fail it. */
+  private async runStep(r: FailoverRow, step: FailoverStep): Promise<{ detail: string; data?: Record<string, unknown> }> {
+    const from = await this.agent(r.fromHost);
+    const to = await this.agent(r.toHost);
+    switch (step) {
+      case 'fence': {
+        if (this.alive(from)) {
+          try {
+            await this.o.agents.stopVm(from, r.fromInstance);
+            return { detail: `paused on ${r.fromHost} by its agent` };
+          } catch (e) {
+            if (!isUmbraError(e) || e.code !== 'AGENT_UNAVAILABLE') throw e;
+          }
+        }
+        // Unreachable: its agent fences itself when its lease runs out. Wait for that.
+        const lease = from?.leaseExpiresAt ?? 0;
+        const until = lease + (this.o.fenceGraceMs ?? 2000);
+        while (this.o.clock.now() < until) {
+          const fresh = await this.agent(r.fromHost);
+          if (this.alive(fresh) && fresh.leaseExpiresAt > lease) throw new Error(`host ${r.fromHost} renewed its lease while unreachable: retry the failover`);
+          await this.o.clock.sleep(Math.min(500, until - this.o.clock.now()));
+        }
+        return { detail: `host ${r.fromHost} unreachable: its lease expired, its agent fenced itself` };
+      }
+      case 'stop_replication':
+        if (this.alive(from)) {
+          await this.o.agents.stopReplication(from, r.fromInstance).catch((e: unknown) => {
+            if (!isUmbraError(e) || e.code !== 'AGENT_UNAVAILABLE') throw e;
+          });
+          return { detail: 'the mirror into the shadow is stopped' };
+        }
+        return { detail: 'the primary host is lost: its fenced QEMU writes nothing' };
+      case 'promote': {
+        if (!this.alive(to)) throw new Error(`the shadow's host ${r.toHost} is not alive`);
+        if (r.path === 'migrate') {
+          if (!this.alive(from)) throw new Error(`the primary's host ${r.fromHost} is lost: a live migration is impossible (a cold boot is needed)`);
+          const m = await this.o.agents.migrate(from, r.fromInstance, to, r.shadowId);
+          if (!m.ok) throw new Error(`live migration failed: ${m.error ?? 'unknown'}`);
+          return { detail: `live migration: downtime ${m.downtimeMs ?? '?'} ms, total ${m.totalMs ?? '?'} ms`, data: { migrationDowntimeMs: m.downtimeMs, migrationTotalMs: m.totalMs } };
+        }
+        const p = await this.o.agents.promote(to, r.shadowId, r.path);
+        if (!p.ok) throw new Error(`promotion failed: ${p.error ?? 'unknown'}`);
+        return { detail: `${r.path} promotion in ${p.ms} ms (pid ${p.vm.pid ?? '?'})`, data: { promoteMs: p.ms, endpoint: p.vm.endpoint, pid: p.vm.pid } };
+      }
+      case 'resize': {
+        const shadow = await this.o.store.read((x) => x.getShadow(r.shadowId));
+        const vm = await this.o.store.read((x) => x.getVm(r.vmId));
+        if (!shadow || !vm || !this.alive(to)) return { detail: 'nothing to resize' };
+        const want = { vcpus: Math.max(shadow.size.vcpus, vm.spec.vcpus), memoryMiB: Math.max(shadow.size.memoryMiB, vm.spec.memoryMiB) };
+        const got = await this.o.agents.resize(to, r.shadowId, want);
+        return { detail: `${got.vcpus} vCPU, ${got.memoryMiB} MiB`, data: { size: got } };
+      }
+      case 'health': {
+        const endpoint = await this.endpointOf(r);
+        if (!endpoint) throw new Error('the new primary reports no service endpoint');
+        const probe = this.o.probe ?? defaultProbe;
+        const end = this.o.clock.now() + (this.o.healthTimeoutMs ?? 60_000);
+        while (this.o.clock.now() < end) {
+          if (await probe(`${endpoint}/health`)) return { detail: `${endpoint}/health answered`, data: { endpoint } };
+          await this.o.clock.sleep(100);
+        }
+        throw new Error(`${endpoint}/health did not answer within ${(this.o.healthTimeoutMs ?? 60_000) / 1000} s`);
+      }
+      case 'traffic': {
+        if (!this.o.traffic) return { detail: 'no traffic switch configured' };
+        const endpoint = await this.endpointOf(r);
+        if (!endpoint) throw new Error('the new primary reports no service endpoint');
+        const u = new URL(endpoint);
+        await this.o.traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) });
+        return { detail: `${r.vmId} → ${u.host} (${this.o.traffic.name})` };
+      }
+      case 'adopt': {
+        const now = this.o.clock.now();
+        await this.o.store.transaction((tx) => {
+          const vm = tx.getVm(r.vmId);
+          if (!vm) throw new Error(`VM ${r.vmId} was deleted during its failover`);
+          const { instance: _old, ...spec } = vm.spec;
+          tx.updateVmSpec(r.vmId, { ...spec, labels: { ...spec.labels }, host: r.toHost, ...(r.shadowId !== r.vmId ? { instance: r.shadowId } : {}) });
+          tx.deleteShadow(r.shadowId);
+          tx.appendEvent({ t: now, kind: 'vm.moved', vmId: r.vmId, data: { from: r.fromHost, to: r.toHost, instance: r.shadowId, failoverId: r.id } });
+        });
+        return { detail: `${r.vmId} is ${r.shadowId} on ${r.toHost}` };
+      }
+      case 'retire_old': {
+        if (!this.alive(from)) return { detail: `host ${r.fromHost} lost: its leftovers are removed when it returns` };
+        // The fenced guest is paused: it cannot power down by itself, and it must not run again.
+        await this.o.agents.deleteVm(from, r.fromInstance);
+        return { detail: `${r.fromInstance} killed and removed on ${r.fromHost}` };
+      }
+    }
+  }
+
+  /** The new primary's endpoint: from the promotion, else its shadow record. */
+  private async endpointOf(r: FailoverRow): Promise<string | null> {
+    const fresh = await this.o.store.read((x) => x.getFailover(r.id));
+    const fromPromote = fresh?.data.endpoint;
+    if (typeof fromPromote === 'string') return fromPromote;
+    const shadow = await this.o.store.read((x) => x.getShadow(r.shadowId));
+    return shadow?.status.vm?.endpoint ?? null;
+  }
+
+  /** Points every VM's traffic at its primary (idempotent; heals a stale path). */
+  private async reapplyTraffic(snap: { vms: readonly VmRow[] }): Promise<void> {
+    const t = this.o.traffic;
+    if (!t) return;
+    for (const vm of snap.vms) {
+      if (!vm.status.endpoint || vm.status.state !== 'running') continue;
+      const u = new URL(vm.status.endpoint);
+      await t.ensure(vm.id, { host: u.hostname, port: Number(u.port) }).catch((e: unknown) => this.o.log.warn({ vmId: vm.id, err: e instanceof Error ? e.message : String(e) }, 'traffic switch not applied'));
+    }
+  }
+}
+
+/** The shadow to promote: the newest active synchronized one, else the newest active. */
+function pickShadow(shadows: readonly ShadowRow[], vmId: string): ShadowRow | null {
+  const mine = shadows.filter((s) => s.vmId === vmId && s.phase === 'active').sort((a, b) => b.createdAt - a.createdAt);
+  return mine.find((s) => s.status.sync === 'synchronized') ?? mine[0] ?? null;
+}
+
+async function defaultProbe(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await r.arrayBuffer();
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
