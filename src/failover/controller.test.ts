@@ -45,7 +45,7 @@ class FakeAgents implements FailoverAgentApi {
 
 class FakeTraffic implements TrafficSwitch {
   readonly name = 'fake';
-  readonly capabilities = { ports: true, ipv6: true, stats: false };
+  readonly capabilities = { routesPort: true, checksHealth: false, ipv6: true };
   routes = new Map<string, Backend>();
   async ensure(service: string, b: Backend) {
     const changed = JSON.stringify(this.routes.get(service)) !== JSON.stringify(b);
