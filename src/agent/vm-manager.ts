@@ -30,6 +30,9 @@ export const VM_OPS: readonly VmOp[] = ['start', 'stop', 'cont', 'kill', 'powerd
 /** Driver states in which a process exists. */
 const LIVE: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
 
+/** A VM whose hypervisor has not answered for this long is reported `unknown` (the failover criteria's `hung`). */
+export const HUNG_AFTER_MS = 5000;
+
 /** How many ports to try when the chosen one was taken between the pick and QEMU's bind. */
 const PORT_ATTEMPTS = 3;
 
@@ -65,6 +68,11 @@ export interface VmManagerOptions {
   fenced: () => boolean;
   /** Called when a VM's state changed on its own (its process ended). */
   onChange?: (vmId: string) => void;
+  /**
+   * Called before the agent ends a VM's process on purpose (kill, powerdown, delete): the
+   * replication must not start a new copy for it (its shadow may have been promoted).
+   */
+  onEndOnPurpose?: (vmId: string, op: 'kill' | 'powerdown' | 'delete') => void;
   /** How long powerdown waits for the guest (ms, default 30000). */
   powerdownTimeoutMs?: number;
 }
@@ -74,8 +82,8 @@ export class VmManager {
   private readonly lock = new KeyedMutex();
   /** VMs the driver knows (from adoption and ensure) that may have no record. */
   private readonly driverIds = new Set<string>();
-  /** The pid each VM had at its last answered observation (summaries of a hung VM). */
-  private readonly lastPid = new Map<string, number | null>();
+  /** Each VM's last answered observation, clock ms (summaries of a VM whose monitor is slow or hung). */
+  private readonly lastSeen = new Map<string, { state: string; pid: number | null; at: number }>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly o: VmManagerOptions) {
@@ -118,8 +126,9 @@ export class VmManager {
   /**
    * `{ id, state, pid }` of every VM (registration and heartbeat). A VM whose hypervisor does
    * not answer within `deadlineMs` (a QEMU stuck in I/O to a lost replication target) is
-   * reported `unknown` with its last known pid: lease renewal never waits on a hypervisor, or a
-   * hung monitor would make a healthy host fence itself.
+   * reported with its last answer, and `unknown` (with its last known pid) once it has not answered
+   * for {@link HUNG_AFTER_MS}: lease renewal never waits on a hypervisor, or a hung monitor would
+   * make a healthy host fence itself.
    */
   async summaries(deadlineMs = 1000): Promise<{ id: string; state: string; pid: number | null }[]> {
     const all = await Promise.all(
@@ -136,9 +145,15 @@ export class VmManager {
         );
         try {
           const v = await Promise.race([seen, late]);
-          if (v === timedOut) return { id, state: 'unknown', pid: this.lastPid.get(id) ?? null };
+          if (v === timedOut) {
+            // A monitor that misses one deadline under load is not a hung VM: the last answer
+            // stands until the VM has not answered for HUNG_AFTER_MS.
+            const last = this.lastSeen.get(id);
+            if (last && this.o.clock.now() - last.at < HUNG_AFTER_MS) return { id, state: last.state, pid: last.pid };
+            return { id, state: 'unknown', pid: last?.pid ?? null };
+          }
           if (!v) return null; // gone meanwhile
-          this.lastPid.set(id, v.pid);
+          this.lastSeen.set(id, { state: v.state, pid: v.pid, at: this.o.clock.now() });
           return { id, state: v.state, pid: v.pid };
         } finally {
           clearTimeout(timer);
@@ -232,14 +247,20 @@ export class VmManager {
         case 'stop':
           await driver.stop(id);
           break;
-        case 'cont':
+        case 'cont': {
           this.guardLease(id, 'cont');
+          // The source of a completed live migration must never run again: the guest runs elsewhere.
+          const st = await driver.status(id);
+          if (st.state === 'postmigrate') throw new VmInvalidStateError(id, 'cont', st.state, 'a VM that was not migrated away (kill it)');
           await driver.cont(id);
           break;
+        }
         case 'kill':
+          this.o.onEndOnPurpose?.(id, 'kill');
           await this.endProcess(id, () => driver.kill(id));
           break;
         case 'powerdown':
+          this.o.onEndOnPurpose?.(id, 'powerdown');
           await this.endProcess(id, () => driver.powerdown(id, { timeoutMs: this.o.powerdownTimeoutMs ?? 30000 }));
           break;
       }
@@ -256,6 +277,7 @@ export class VmManager {
         await this.o.driver.status(id);
       }
       try {
+        this.o.onEndOnPurpose?.(id, 'delete');
         await this.endProcess(id, () => this.o.driver.kill(id));
         await this.o.driver.remove(id);
       } catch (e) {
