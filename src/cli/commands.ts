@@ -170,6 +170,21 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
   serverFlags(shadow.command('protect <vm>').description('Keep a shadow of this VM whatever its risk (--off: back to risk-based)').option('--off', 'stop forcing a shadow')).action(
     shadowAction('protect', (m, vm: string, opts: Record<string, unknown>) => m.shadowProtectCommand(vm, opts, io)),
   );
+  serverFlags(
+    program
+      .command('failover <vm>')
+      .description('Fail a VM over to its shadow now (fence, promote, health, traffic, retire; a new shadow follows); exit 1 when held or failed')
+      .option('--dry-run', 'say what would happen (path, shadow, data-loss bound) and change nothing'),
+  ).action(shadowAction('failover', async (_m, vm: string, opts: Record<string, unknown>) => (await import('./failover-command.js')).failoverCommand(vm, opts, io)));
+  serverFlags(
+    program
+      .command('events')
+      .description('The event log: failover steps with times, reasons and data-loss bounds; shadow, VM and host changes; alerts')
+      .option('--vm <id>', 'only this VM')
+      .option('--kind <kind>', 'only this kind, e.g. failover.step')
+      .option('--after <seq>', 'only events after this sequence number')
+      .option('--limit <n>', 'at most this many (default 1000)'),
+  ).action(shadowAction('events', async (_m, opts: Record<string, unknown>) => (await import('./failover-command.js')).eventsCommand(opts, io)));
   serverFlags(program.command('alerts').description('Firing alerts (lag over SLO, failed sync, lost target, corruption, failed warm-up, unplaced shadow)').option('--all', 'resolved ones too').option('--vm <id>', 'only this VM')).action(
     shadowAction('alerts', (m, opts: Record<string, unknown>) => m.alertsCommand(opts, io)),
   );

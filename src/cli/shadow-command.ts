@@ -21,7 +21,7 @@ export interface ShadowCommandArgs {
   json?: boolean;
 }
 
-async function client(args: ShadowCommandArgs, io: StatusCommandIO, timeoutMs = 30_000): Promise<ServerApiClient> {
+export async function client(args: ShadowCommandArgs, io: StatusCommandIO, timeoutMs = 30_000): Promise<ServerApiClient> {
   const { server, token } = resolveServerTarget(args, io.env ?? process.env);
   const { ServerApiClient } = await import('../server/client.js');
   return new ServerApiClient({ baseUrl: server, token, timeoutMs });
@@ -105,8 +105,8 @@ async function resolveShadow(api: ServerApiClient, id: string): Promise<ShadowVi
   return mine.find((s) => s.status.sync === 'synchronized') ?? mine[0];
 }
 
-const now = (io: StatusCommandIO) => (io.now ?? (() => Date.now()))();
-const print = (io: IO, json: boolean | undefined, value: unknown, text: () => string) => io.stdout(json ? JSON.stringify(value, null, 2) + '\n' : text());
+export const now = (io: StatusCommandIO) => (io.now ?? (() => Date.now()))();
+export const print = (io: IO, json: boolean | undefined, value: unknown, text: () => string) => io.stdout(json ? JSON.stringify(value, null, 2) + '\n' : text());
 
 /** `umbra shadow list`. */
 export async function shadowListCommand(args: ShadowCommandArgs, io: StatusCommandIO): Promise<number> {

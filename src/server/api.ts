@@ -30,6 +30,7 @@ import type { Profiler } from './profiler.js';
 import type { Reconciler } from './reconciler.js';
 import { Router, type Route } from './router.js';
 import type { ShadowReconciler } from '../shadow/reconciler.js';
+import type { FailoverController } from '../failover/controller.js';
 import { shadowRoutes, statusVms } from './shadow-routes.js';
 
 /** Logging the API does (pino satisfies it). The token and headers are never fields. */
@@ -63,6 +64,8 @@ export interface ApiContext {
   shadows?: ShadowReconciler;
   /** Asks the shadow loop for a pass soon. */
   kickShadows?: () => void;
+  /** The failover controller (absent without a policy). */
+  failover?: FailoverController;
 }
 
 /** A request as handlers see it. */

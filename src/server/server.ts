@@ -23,6 +23,9 @@ import type { UmbraConfig } from '../config/schema.js';
 import { AlertSender } from '../shadow/alerts.js';
 import { ShadowReconciler } from '../shadow/reconciler.js';
 import { HttpShadowAgentApi, type ShadowAgentApi } from './shadow-agent-client.js';
+import { HttpFailoverAgentApi, type FailoverAgentApi } from '../failover/agent-api.js';
+import { FailoverController } from '../failover/controller.js';
+import type { TrafficSwitch } from '../traffic/switch.js';
 
 /** Everything the server needs; durations in ms unless named otherwise. */
 export interface ServerOptions {
@@ -62,6 +65,12 @@ export interface ServerOptions {
   /** Shadow reconcile period (default 2 s) and verification/rehearsal check period (default 5 s). */
   shadowMs?: number;
   checksMs?: number;
+  /** How the failover controller calls agents (default: over HTTP with `token`). */
+  failoverAgents?: FailoverAgentApi;
+  /** Failover controller period (default 1 s: detection time counts in the RTO). */
+  failoverMs?: number;
+  /** Where clients go (HAProxy, DNS, both): the failover's traffic step, re-applied every pass. */
+  traffic?: TrafficSwitch;
 }
 
 /** A started server. */
@@ -73,7 +82,9 @@ export interface RunningServer {
   readonly reconciler: Reconciler;
   readonly profiler: Profiler;
   /** Loops by name (their pass counters, and kick()). */
-  readonly loops: { readonly reconcile: Loop; readonly profile: Loop; readonly maintain: Loop; readonly shadows?: Loop; readonly checks?: Loop; readonly alerts?: Loop };
+  readonly loops: { readonly reconcile: Loop; readonly profile: Loop; readonly maintain: Loop; readonly shadows?: Loop; readonly checks?: Loop; readonly alerts?: Loop; readonly failover?: Loop };
+  /** The failover controller, when a policy was given. */
+  readonly failover: FailoverController | null;
   /** The shadow manager, when a policy was given. */
   readonly shadows: ShadowReconciler | null;
   /** Stops the loops (waiting for passes in progress), the HTTP server, and closes the store. */
@@ -131,8 +142,20 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         serverUrl: () => url,
       })
     : null;
-  const shadowLoops: { shadows?: Loop; checks?: Loop; alerts?: Loop } = shadows
+  const failover = config
+    ? new FailoverController({
+        store,
+        clock,
+        agents: o.failoverAgents ?? new HttpFailoverAgentApi(http),
+        config: () => config,
+        log,
+        ...(o.traffic ? { traffic: o.traffic } : {}),
+        kickShadows: () => shadowLoops.shadows?.kick(),
+      })
+    : null;
+  const shadowLoops: { shadows?: Loop; checks?: Loop; alerts?: Loop; failover?: Loop } = shadows
     ? {
+        ...(failover ? { failover: new Loop({ name: 'failover', clock, intervalMs: o.failoverMs ?? 1000, log, run: () => failover.pass() }) } : {}),
         shadows: new Loop({ name: 'shadows', clock, intervalMs: o.shadowMs ?? 2000, log, run: (s) => shadows.pass(s) }),
         checks: new Loop({ name: 'checks', clock, intervalMs: o.checksMs ?? 5000, log, run: (s) => shadows.checks(s) }),
         ...(alertSender?.enabled ? { alerts: new Loop({ name: 'alerts', clock, intervalMs: 2000, log, run: () => alertSender.pass() }) } : {}),
@@ -172,6 +195,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       url: () => url,
       kickReconciler: () => loops.reconcile.kick(),
       ...(shadows ? { shadows, kickShadows: () => shadowLoops.shadows?.kick() } : {}),
+      ...(failover ? { failover } : {}),
     }),
   );
   server.keepAliveTimeout = 5000;
@@ -199,10 +223,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     profiler,
     loops,
     shadows,
+    failover,
     close: () =>
       (closing ??= (async () => {
         controller.abort();
         await Promise.all(running);
+        await o.traffic?.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

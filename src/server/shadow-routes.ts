@@ -10,6 +10,8 @@
  *   GET  /v1/vms/:id/explain              -> Explanation      (the numbers behind the decision)
  *   POST /v1/vms/:id/protect  {protect}   -> VmRecord         (keep a shadow whatever the risk)
  *   GET  /v1/alerts?all=&vm=&limit=       -> { alerts: AlertRow[] }
+ *   POST /v1/vms/:id/failover {dryRun?}   -> ManualFailoverResult (issue 5: a failover now)
+ *   GET  /v1/failovers?vm=&running=&limit= -> { failovers: FailoverRow[] }
  *
  * A ShadowView is the stored record without the guest admin token.
  */
@@ -72,11 +74,17 @@ const alertsQuery = z.strictObject({
   limit: z.coerce.number().int().positive().max(10_000).optional(),
 });
 const protectBody = z.strictObject({ protect: z.boolean() });
+const failoverBody = z.strictObject({ dryRun: z.boolean().default(false) });
+const failoversQuery = z.strictObject({
+  vm: z.string().min(1).optional(),
+  running: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional(),
+  limit: z.coerce.number().int().positive().max(10_000).optional(),
+});
 
 /** The server has no shadow manager (built without one). */
 class ShadowsDisabledError extends UmbraError {
   constructor() {
-    super('SHADOWS_DISABLED', 'this server runs without a shadow manager');
+    super('SHADOWS_DISABLED', 'this server runs without a shadow manager and failover controller (start it with a policy)');
     this.name = 'ShadowsDisabledError';
   }
 }
@@ -140,6 +148,26 @@ export function shadowRoutes(ctx: ApiContext): Route<Handler>[] {
         });
         ctx.kickShadows?.();
         return { status: 200, body: vmRecord(vm) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/vms/:id/failover',
+      auth: true,
+      handler: async (r) => {
+        const { dryRun } = parseWith(failoverBody, await r.body(), 'failover request');
+        await requireVm(r.params.id);
+        if (!ctx.failover) throw new ShadowsDisabledError();
+        return { status: 200, body: await ctx.failover.failover(r.params.id, { dryRun }) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/failovers',
+      auth: true,
+      handler: async (r) => {
+        const q = parseWith(failoversQuery, Object.fromEntries(r.query), 'query', ['query']);
+        return { status: 200, body: { failovers: await store.read((x) => x.listFailovers({ vmId: q.vm, running: q.running, limit: q.limit })) } };
       },
     },
     {
