@@ -17,6 +17,12 @@ const base = (over: Partial<RiskInput> = {}): RiskInput => ({
 });
 
 describe('assessRisk', () => {
+  it('a few probes say little: one failure out of two weighs as one out of ten', () => {
+    const a = assessRisk(base({ health: { probes: { failed: 1, total: 2 } } }));
+    expect(a.health.probes.fraction).toBe(0.1);
+    expect(assessRisk(base({ health: { probes: { failed: 10, total: 10 } } })).health.probes.fraction).toBe(1);
+  });
+
   it('takes the max over steps of P(cpu_pct > 90)', () => {
     const a = assessRisk(base());
     const cpu = a.metrics[0];

@@ -40,6 +40,11 @@ export interface RiskOptions {
   /** Also count allocation breaches (cpu_cores > vCPUs, RSS > memory + overhead). */
   allocation: boolean;
   probeWeight: number;
+  /**
+   * Probes counted at least this many (the missing ones as successes): one failed probe out of
+   * two says little, and must not weigh 0.5 (a loaded machine times a probe out now and then).
+   */
+  minProbes: number;
   anomalyWeight: number;
   /** Significance below which the miss count counts. */
   anomalyAlpha: number;
@@ -54,6 +59,7 @@ export const DEFAULT_RISK_OPTIONS: Readonly<RiskOptions> = Object.freeze({
   memoryOverheadMiB: 96,
   allocation: true,
   probeWeight: 1,
+  minProbes: 10,
   anomalyWeight: 0.5,
   anomalyAlpha: 0.05,
   expectedMissRate: 0.05,
@@ -312,7 +318,7 @@ function stepView(p: ForecastPoint): StepView {
 function healthTerms(h: HealthInput | undefined, o: RiskOptions): HealthTerms {
   const failed = h?.probes?.failed ?? 0;
   const total = h?.probes?.total ?? 0;
-  const fraction = total > 0 ? Math.min(1, failed / total) : 0;
+  const fraction = total > 0 ? Math.min(1, failed / Math.max(total, o.minProbes)) : 0;
   const checked = h?.anomaly?.checked ?? 0;
   const outside = Math.min(checked, h?.anomaly?.outside ?? 0);
   const e = o.expectedMissRate;
