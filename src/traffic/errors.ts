@@ -73,7 +73,7 @@ export class TrafficUnavailableError extends TrafficError {
  * Not retryable: the configuration (key, zone, ACL) must change.
  */
 export class TrafficRefusedError extends TrafficError {
-  /** The DNS response code name (`REFUSED`, `NOTAUTH`). */
+  /** The DNS response code name (`REFUSED`, `NOTAUTH`), or `PERMISSION_DENIED` (HAProxy socket not at level admin). */
   readonly rcode: string;
   /** The TSIG error the server reported (`BADSIG`, `BADKEY`, `BADTIME`), if any. */
   readonly tsigError: string | undefined;
@@ -104,6 +104,21 @@ export class TrafficProtocolError extends TrafficError {
   constructor(message: string, context: TrafficErrorContext = {}, cause?: unknown) {
     super('TRAFFIC_PROTOCOL', message, context, { cause, retryable: false });
     this.name = 'TrafficProtocolError';
+  }
+}
+
+/**
+ * A switch process (haproxy, named) started by Umbra did not come up: it exited, or did not
+ * answer in time. `logTail` holds the last lines it wrote, which say why (a taken port, a bad
+ * config). Not retryable: the same config fails the same way.
+ */
+export class TrafficStartError extends TrafficError {
+  readonly logTail: string;
+  constructor(program: string, why: string, logTail: string) {
+    const last = logTail.trim().split('\n').slice(-3).join(' | ');
+    super('TRAFFIC_UNAVAILABLE', `${program} did not start: ${why}${last ? `: ${last}` : ''}`, { op: 'start', program }, { retryable: false });
+    this.name = 'TrafficStartError';
+    this.logTail = logTail;
   }
 }
 
