@@ -80,6 +80,11 @@ describe.skipIf(!isRoot)('shadows on the lab: 3 hosts, 1 protected VM', () => {
     console.log(`[measured] lab up --hosts 3 --vms 1 --protect: ${seconds.toFixed(1)} s`);
     expect(up.vms).toHaveLength(1);
     expect(up.vms[0].sync).toBe('synchronized');
+    // HAProxy serves the guest API (issue 5's contract): the same service through the frontend.
+    expect(up.traffic).toBe('http://10.213.0.1:8001');
+    expect(up.vms[0].traffic).toBe(up.traffic);
+    const viaTraffic = await fetch(`${up.traffic}/health`, { signal: AbortSignal.timeout(10_000) });
+    expect(viaTraffic.status).toBe(200);
     expect(up.shadows).toHaveLength(1);
     const sh = up.shadows![0];
     expect(sh.shadowOf).toBe('vm1');

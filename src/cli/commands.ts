@@ -102,6 +102,7 @@ export function buildProgram(io: IO, done: (p: Promise<number>) => void): Comman
     .option('--data-dir <dir>', 'SQLite file and token file (default $UMBRA_DATA_DIR or ~/.local/state/umbra/server)')
     .addOption(new Option('--token <token>', 'bearer token (default: the data dir\'s token file, else a new one)').env('UMBRA_TOKEN'))
     .option('--policy <file>', 'policy file (its forecast section drives the profiler)')
+    .option('--haproxy-socket <path>', "HAProxy's admin socket: failovers switch each VM's traffic there (backend be_<vm>, server active)")
     .option('--kernel <path>', 'guest kernel for VMs (default: the umbra image build cache)')
     .option('--initrd <path>', 'guest initramfs for VMs')
     .option('--lease <dur>', 'agent lease (default 15s)')

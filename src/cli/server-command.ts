@@ -24,6 +24,8 @@ export interface ServerCommandArgs {
   token?: string;
   /** Policy file (its forecast section drives the profiler). */
   policy?: string;
+  /** HAProxy admin socket: the failover controller switches each VM's traffic there (service = VM id). */
+  haproxySocket?: string;
   /** Guest kernel and initramfs for VMs (default $UMBRA_KERNEL / $UMBRA_INITRD, else `umbra image build`'s cache). */
   kernel?: string;
   initrd?: string;
@@ -101,6 +103,12 @@ export async function serverCommand(args: ServerCommandArgs, io: ServerCommandIO
       throw e;
     }));
 
+  let traffic: import('../traffic/switch.js').TrafficSwitch | undefined;
+  if (args.haproxySocket) {
+    const { HaproxyTrafficSwitch } = await import('../traffic/index.js');
+    traffic = new HaproxyTrafficSwitch({ socketPath: args.haproxySocket });
+  }
+
   const f = config.forecast;
   const models = f.models?.filter((m) => m !== 'lstm');
   const server = await startServer({
@@ -114,6 +122,7 @@ export async function serverCommand(args: ServerCommandArgs, io: ServerCommandIO
     leaseMs,
     retention,
     config,
+    ...(traffic ? { traffic } : {}),
     profileMs: f.schedule * 1000,
     profiler: {
       horizons: f.horizons,

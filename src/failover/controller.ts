@@ -322,7 +322,8 @@ export class FailoverController {
         const endpoint = await this.endpointOf(r);
         if (!endpoint) throw new Error('the new primary reports no service endpoint');
         const u = new URL(endpoint);
-        await this.o.traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) });
+        // Just passed its health step: HAProxy need not wait for its own check to send traffic.
+        await this.o.traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true });
         return { detail: `${r.vmId} → ${u.host} (${this.o.traffic.name})` };
       }
       case 'adopt': {

@@ -58,6 +58,8 @@ export interface LabState {
   hosts: LabHostState[];
   token: string;
   server: (LabProcess & { url: string; dataDir: string }) | null;
+  /** HAProxy in front of the VMs' services (issue 5): its admin socket and one frontend per VM. */
+  traffic?: (LabProcess & { socket: string; frontends: Record<string, string> }) | null;
   vms: LabVmState[];
   /** Guest image used for the VMs. */
   image: { kernel: string; initrd: string } | null;

@@ -7,7 +7,7 @@
  * pid as soon as it exists), so `umbra lab down` cleans up whatever a crash left.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AgentRecord, StatusReport, VmRecord } from '../api/protocol.js';
@@ -46,14 +46,19 @@ export interface LabUpOptions {
 export interface LabUpResult {
   server: string;
   token: string;
+  /** The HAProxy frontend serving the first VM's guest API (each VM's is in `vms[].traffic`). */
+  traffic: string | null;
   hosts: { name: string; address: string }[];
-  vms: { id: string; host: string; pid: number | null; endpoint: string | null; sync?: string | null }[];
+  vms: { id: string; host: string; pid: number | null; endpoint: string | null; traffic: string | null; sync?: string | null }[];
   /** With `protect`: every shadow, as `umbra status --json` lists it. */
   shadows?: { id: string; shadowOf: string; host: string; pid: number | null; sync: string | null; flavor?: string; mode?: string; endpoint: string | null }[];
 }
 
 /** How long each wait of `up` may take. */
-const TIMEOUTS = { ready: 30_000, register: 30_000, health: 120_000, create: 180_000, synchronized: 300_000 };
+const TIMEOUTS = { ready: 30_000, register: 30_000, health: 120_000, create: 180_000, synchronized: 300_000, traffic: 60_000 };
+
+/** HAProxy frontends listen on the bridge address from this port on (vm1 → 8001, ...). */
+export const LAB_TRAFFIC_BASE_PORT = 8000;
 
 /** Waits until a spawned process prints its JSON line; a LabError with its log tail otherwise. */
 async function ready<T>(proc: LabProcess, what: string, step: 'server' | 'agent', clock: Clock): Promise<T> {
@@ -120,6 +125,12 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     // The token travels in the environment, not on command lines.
     const env = { ...(o.env ?? process.env), UMBRA_TOKEN: token };
     const node = process.execPath;
+
+    // HAProxy in front of every VM's service: the server's failover controller points each
+    // frontend at the VM's primary (and re-applies it every pass).
+    say('traffic: HAProxy in front of the VMs');
+    state.traffic = await startLabHaproxy(state, layout.vms.map((v) => v.id), paths, env, clock);
+    writeLabState(state);
     const serverArgv = [
       node, entry, 'server',
       '--listen', `${layout.network.bridgeAddress}:${o.serverPort ?? 7000}`,
@@ -127,6 +138,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       '--kernel', image.kernel,
       '--initrd', image.initrd,
       ...(o.policy ? ['--policy', o.policy] : []),
+      '--haproxy-socket', state.traffic.socket,
     ];
     const serverProc: LabProcess = { pid: 0, argv: serverArgv, out: join(paths.logsDir, 'server.out'), log: join(paths.logsDir, 'server.log') };
     serverProc.pid = spawnDetached(serverArgv, serverProc.out, serverProc.log, env);
@@ -178,6 +190,15 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       }),
     );
     state.vms.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
+    const frontends = state.traffic.frontends;
+    await Promise.all(
+      state.vms.map(async (v) => {
+        if (!(await waitFor200(`${frontends[v.id]}/health`, TIMEOUTS.traffic, clock))) {
+          throw new LabError('INTERNAL', `VM ${v.id}: ${frontends[v.id]}/health (HAProxy) did not answer within ${TIMEOUTS.traffic / 1000} s`, { step: 'traffic', vmId: v.id });
+        }
+      }),
+    );
+    say(`traffic: ${state.vms.map((v) => `${v.id} via ${frontends[v.id]}`).join(', ')}`);
     let shadows: LabUpResult['shadows'];
     let syncOf = new Map<string, string | null>();
     if (o.protect) {
@@ -195,8 +216,9 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     return {
       server: s.url,
       token,
+      traffic: state.vms[0] ? frontends[state.vms[0].id] : null,
       hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
-      vms: state.vms.map((v) => ({ id: v.id, host: v.host, pid: v.pid, endpoint: v.endpoint, ...(o.protect ? { sync: syncOf.get(v.id) ?? null } : {}) })),
+      vms: state.vms.map((v) => ({ id: v.id, host: v.host, pid: v.pid, endpoint: v.endpoint, traffic: frontends[v.id] ?? null, ...(o.protect ? { sync: syncOf.get(v.id) ?? null } : {}) })),
       ...(shadows ? { shadows } : {}),
     };
   } catch (e) {
@@ -224,6 +246,43 @@ export function agentArgv(state: Pick<LabState, 'server'>, h: LabHostState, node
     '--label', `zone=${h.name}`,
     ...(interval ? ['--interval', interval] : []),
   ];
+}
+
+/**
+ * Starts HAProxy (detached, recorded like the server) with one frontend per VM on the bridge
+ * address, each backend slot in maintenance until the server's failover controller points it
+ * at the VM. Returns its record once the admin socket answers.
+ */
+async function startLabHaproxy(state: LabState, vmIds: readonly string[], paths: ReturnType<typeof labPaths>, env: NodeJS.ProcessEnv, clock: Clock): Promise<NonNullable<LabState['traffic']>> {
+  const { ensureTrafficTools, renderHaproxyConfig, runtimeCommand } = await import('../traffic/index.js');
+  await ensureTrafficTools().catch((e: unknown) => {
+    throw new LabError('INTERNAL', `HAProxy could not be installed: ${(e as Error).message}`, { step: 'traffic' }, { cause: e });
+  });
+  const dir = join(paths.labDir, 'haproxy');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const socket = join(dir, 'admin.sock');
+  const host = state.network.bridgeAddress;
+  const frontends: Record<string, string> = {};
+  const services = vmIds.map((id, i) => {
+    const port = LAB_TRAFFIC_BASE_PORT + i + 1;
+    frontends[id] = `http://${host}:${port}`;
+    return { service: id, listen: { host, port }, backend: null, healthPath: '/health' };
+  });
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, renderHaproxyConfig({ socketPath: socket, services }), { mode: 0o600 });
+  const argv = ['haproxy', '-f', cfg, '-db'];
+  const proc: LabProcess = { pid: 0, argv, out: join(paths.logsDir, 'haproxy.out'), log: join(paths.logsDir, 'haproxy.log') };
+  proc.pid = spawnDetached(argv, proc.out, proc.log, env);
+  const rec = { ...proc, socket, frontends };
+  state.traffic = rec;
+  writeLabState(state); // pid recorded before waiting
+  const end = clock.now() + TIMEOUTS.ready;
+  while (clock.now() < end) {
+    const up = await runtimeCommand(socket, 'show info', { timeoutMs: 500 }).then((t) => t.includes('Name: HAProxy'), () => false);
+    if (up) return rec;
+    await clock.sleep(50);
+  }
+  throw new LabError('INTERNAL', `HAProxy did not start: ${tailFile(proc.log)}`, { step: 'traffic', file: proc.log });
 }
 
 /** Waits until each VM has a shadow whose sync state is `synchronized`; says how it goes. */

@@ -244,7 +244,7 @@ describe('ShadowReconciler', () => {
     expect(runs).toBe(2);
   });
 
-  it('a restarted target process: the primary copies again at once', async () => {
+  it('a restarted target process: an alert, and the primary copies again at once', async () => {
     await rec.pass();
     agents.ready('vm1');
     await rec.pass();
@@ -252,8 +252,13 @@ describe('ShadowReconciler', () => {
     agents.shadows.get(s.id)!.status.targetRestarts = 1;
     await rec.pass();
     expect(agents.calls.filter((c) => c === 'resync vm1')).toHaveLength(1);
-    await rec.pass(); // seen once: no second resync
+    expect((await alerts()).find((a) => a.key === 'target_lost/vm1')?.state).toBe('firing');
+    expect((await shadowsOf('vm1'))[0].status.sync).toBe('syncing');
+    agents.ready('vm1');
+    await rec.pass(); // seen once: no second resync; synchronized again resolves the alert
     expect(agents.calls.filter((c) => c === 'resync vm1')).toHaveLength(1);
+    expect((await shadowsOf('vm1'))[0].status.sync).toBe('synchronized');
+    expect((await alerts()).find((a) => a.key === 'target_lost/vm1')?.state).toBe('resolved');
   });
 
   it('max_shadow_age: a fresh shadow is built and synchronized before the old one goes (protection never lapses)', async () => {

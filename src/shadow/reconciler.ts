@@ -525,6 +525,8 @@ export class ShadowReconciler {
     );
     const current = currentShadows(snap.shadows);
     const observations: ShadowObservation[] = [];
+    /** Shadows whose target process was restarted this pass (their replication observation is stale). */
+    const targetRestarted = new Map<string, number>();
     for (const row of snap.shadows) {
       if (row.phase !== 'active') continue;
       const vm = snap.vms.find((v) => v.id === row.vmId);
@@ -547,9 +549,11 @@ export class ShadowReconciler {
       if (primary && shadow && isCurrent && (!replication || replication.shadowId !== row.id || !sameTarget(replication.target, shadow.target))) {
         await this.replicate(row, primary, shadow);
       } else if (primary && shadow && isCurrent && replication && shadow.targetRestarts > (typeof row.status.targetRestarts === 'number' ? row.status.targetRestarts : 0)) {
-        // The target process was restarted: the primary's connection to it is dead even if no
-        // write has noticed yet. Copy again now instead of at the next guest write.
+        // The target process died and its agent restarted it: the primary's connection to it is
+        // dead even if no write has noticed yet. Alert, and copy again now instead of at the next
+        // guest write (the alert resolves once the shadow is synchronized again).
         this.o.log.warn({ shadowId: row.id, vmId: row.vmId, targetRestarts: shadow.targetRestarts }, 'shadow target restarted: resyncing');
+        targetRestarted.set(row.id, shadow.targetRestarts);
         await this.o.agents.resync(primary, row.vmId).catch((e: unknown) => this.o.log.warn({ shadowId: row.id, err: errText(e) }, 'resync after a target restart failed'));
       }
     }
@@ -564,6 +568,19 @@ export class ShadowReconciler {
           tx.appendEvent({ t: now, kind: 'shadow.sync', vmId: cur.vmId, data: { shadowId: cur.id, from: cur.status.sync, to: next.status.sync, why: next.why } });
           this.o.log.info({ shadowId: cur.id, vmId: cur.vmId, from: cur.status.sync, to: next.status.sync, why: next.why }, 'shadow sync state');
         }
+        const restarts = targetRestarted.get(cur.id);
+        if (restarts !== undefined) {
+          // Observed before the resync: not synchronized until a later pass says so.
+          next.status = { ...next.status, sync: 'syncing', syncSince: now, syncAlerts: [...new Set([...(Array.isArray(next.status.syncAlerts) ? (next.status.syncAlerts as string[]) : []), 'target_lost'])] };
+          raiseAlert(tx, now, {
+            key: `target_lost/${cur.vmId}`,
+            kind: 'target_lost',
+            severity: 'critical',
+            vmId: cur.vmId,
+            shadowId: cur.id,
+            summary: `the target process of shadow ${cur.id} died (restarted by its agent, ${restarts} restarts): resyncing`,
+          });
+        }
         tx.putShadow({ ...cur, status: next.status });
         for (const r of next.resyncs) {
           tx.appendEvent({ t: now, kind: 'shadow.resync', vmId: cur.vmId, data: { shadowId: cur.id, generation: r.generation, lastError: r.error, failures: ob.replication?.failures ?? null } });
@@ -572,7 +589,7 @@ export class ShadowReconciler {
         for (const a of next.raise) raiseAlert(tx, now, a);
         for (const key of next.resolve) resolveAlert(tx, now, key);
         // The VM is protected again: alerts about an earlier shadow of it are over too.
-        if (ob.isCurrent && next.status.sync === 'synchronized') {
+        if (ob.isCurrent && next.status.sync === 'synchronized' && restarts === undefined) {
           for (const k of ['target_lost', 'sync_failed', 'lag_slo']) resolveAlert(tx, now, `${k}/${cur.vmId}`, `${cur.id} synchronized`);
         }
       }
