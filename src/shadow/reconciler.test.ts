@@ -316,6 +316,14 @@ describe('ShadowReconciler', () => {
     expect((await alerts()).find((a) => a.key === 'target_lost/vm1')?.state).toBe('resolved');
   });
 
+  it('a VM that failed over (promoted instance): its new shadow is fed from the instance on its new host', async () => {
+    await store.transaction((tx) => tx.updateVmSpec('vm1', { vcpus: 1, memoryMiB: 128, host: 'h2', labels: {}, protect: true, instance: 'vm1-sold' }));
+    await rec.pass();
+    const [s] = await shadowsOf('vm1');
+    expect(s.host).not.toBe('h2');
+    expect(agents.calls).toContain(`replicate vm1-sold -> ${s.id} on h2`);
+  });
+
   it('a deleted VM loses its shadow: replication stopped, shadow deleted, record gone', async () => {
     await rec.pass();
     const [s] = await shadowsOf('vm1');

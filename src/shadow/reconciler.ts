@@ -24,7 +24,7 @@ import type { GuestImageRef } from '../server/reconciler.js';
 import { agentSpecFor } from '../server/reconciler.js';
 import type { ShadowAgentApi } from '../server/shadow-agent-client.js';
 import { NotFoundError } from '../store/errors.js';
-import type { AgentRow, ShadowRow, ShadowStatusDoc, Store, StoreTx } from '../store/store.js';
+import type { AgentRow, ShadowRow, ShadowStatusDoc, Store, StoreTx, VmRow } from '../store/store.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
 import {
   decideShadows,
@@ -203,15 +203,15 @@ export class ShadowReconciler {
   }
 
   private async doVerify(shadowId: string): Promise<VerifyResult> {
-    const { shadow, primary, host } = await this.endpoints(shadowId);
+    const { shadow, primary, host, instance } = await this.endpoints(shadowId);
     const maxPause = this.o.verifyMaxPauseMs ?? 5000;
     const at = this.o.clock.now();
     let result: VerifyResult;
-    const q = await this.o.agents.quiesce(primary, shadow.vmId, maxPause);
+    const q = await this.o.agents.quiesce(primary, instance, maxPause);
     let pauseMs = 0;
     try {
-      const [a, b] = await Promise.all([this.o.agents.vmDiskDigest(primary, shadow.vmId, VERIFY_CHUNK), this.o.agents.shadowDiskDigest(host, shadowId, VERIFY_CHUNK)]);
-      pauseMs = (await this.o.agents.unquiesce(primary, shadow.vmId)).pauseMs;
+      const [a, b] = await Promise.all([this.o.agents.vmDiskDigest(primary, instance, VERIFY_CHUNK), this.o.agents.shadowDiskDigest(host, shadowId, VERIFY_CHUNK)]);
+      pauseMs = (await this.o.agents.unquiesce(primary, instance)).pauseMs;
       const n = Math.max(a.chunks.length, b.chunks.length);
       const mismatched: number[] = [];
       for (let i = 0; i < n; i++) if (a.chunks[i] !== b.chunks[i]) mismatched.push(i);
@@ -231,7 +231,7 @@ export class ShadowReconciler {
         ...(a.sizeBytes !== b.sizeBytes ? { error: `sizes differ: primary ${a.sizeBytes} B, shadow ${b.sizeBytes} B` } : {}),
       };
     } catch (e) {
-      await this.o.agents.unquiesce(primary, shadow.vmId).catch(() => undefined); // the agent resumes by itself anyway
+      await this.o.agents.unquiesce(primary, instance).catch(() => undefined); // the agent resumes by itself anyway
       throw e;
     }
     // Only a consistent point in time can prove corruption (a target that had not caught up differs by design).
@@ -291,8 +291,8 @@ export class ShadowReconciler {
 
   /** Starts a new full copy to the shadow. */
   async resync(shadowId: string): Promise<ReplicationStatus> {
-    const { shadow, primary } = await this.endpoints(shadowId);
-    const r = await this.o.agents.resync(primary, shadow.vmId);
+    const { shadow, primary, instance } = await this.endpoints(shadowId);
+    const r = await this.o.agents.resync(primary, instance);
     await this.o.store.transaction((tx) => tx.appendEvent({ t: this.o.clock.now(), kind: 'shadow.resync', vmId: shadow.vmId, data: { shadowId, generation: r.generation } }));
     return r;
   }
@@ -345,16 +345,16 @@ export class ShadowReconciler {
   }
 
   /** The shadow's record, its primary's agent and its own host's agent. */
-  private async endpoints(shadowId: string): Promise<{ shadow: ShadowRow; primary: AgentTarget; host: AgentTarget }> {
+  private async endpoints(shadowId: string): Promise<{ shadow: ShadowRow; primary: AgentTarget; host: AgentTarget; instance: string }> {
     const found = await this.o.store.read((r) => {
       const shadow = r.getShadow(shadowId);
       const vm = shadow ? r.getVm(shadow.vmId) : undefined;
-      return shadow ? { shadow, primary: vm ? r.getAgent(vm.spec.host) : undefined, host: r.getAgent(shadow.host) } : undefined;
+      return shadow ? { shadow, primary: vm ? r.getAgent(vm.spec.host) : undefined, host: r.getAgent(shadow.host), instance: vm ? instanceOf(vm) : shadow.vmId } : undefined;
     });
     if (!found) throw new NotFoundError('shadow', shadowId, { shadowId });
     if (!found.primary) throw new NotFoundError('vm', found.shadow.vmId, { vmId: found.shadow.vmId, shadowId });
     if (!found.host) throw new NotFoundError('agent', found.shadow.host, { shadowId });
-    return { shadow: found.shadow, primary: found.primary, host: found.host };
+    return { shadow: found.shadow, primary: found.primary, host: found.host, instance: found.instance };
   }
 
   private newId(vmId: string): string {
@@ -417,16 +417,16 @@ export class ShadowReconciler {
         const cur = tx.getShadow(row.id);
         if (cur) putStatus(tx, cur, { target: st.target, vm: st.vm, targetPid: st.targetPid, error: null });
       });
-      await this.replicate(row, primary, st);
+      await this.replicate(row, primary, instanceOf(vm), st);
     } finally {
       this.creating.delete(row.id);
     }
   }
 
   /** Points the primary's replication at the shadow's target. */
-  private async replicate(row: ShadowRow, primary: AgentTarget, st: Pick<ShadowStatus, 'target'>): Promise<ReplicationStatus | null> {
+  private async replicate(row: ShadowRow, primary: AgentTarget, instance: string, st: Pick<ShadowStatus, 'target'>): Promise<ReplicationStatus | null> {
     try {
-      return await this.o.agents.ensureReplication(primary, row.vmId, {
+      return await this.o.agents.ensureReplication(primary, instance, {
         shadowId: row.id,
         target: st.target,
         mode: row.mode,
@@ -460,8 +460,9 @@ export class ShadowReconciler {
     });
     try {
       if (primary) {
-        const rep = await this.o.agents.getReplication(primary, row.vmId);
-        if (rep && rep.shadowId === shadowId) await this.o.agents.stopReplication(primary, row.vmId);
+        const instance = vm ? instanceOf(vm) : row.vmId;
+        const rep = await this.o.agents.getReplication(primary, instance);
+        if (rep && rep.shadowId === shadowId) await this.o.agents.stopReplication(primary, instance);
       }
       if (host) await this.o.agents.deleteShadow(host, shadowId);
     } catch (e) {
@@ -536,7 +537,8 @@ export class ShadowReconciler {
       // A lost host runs nothing we can count on: its shadow is observed absent.
       const shadow = listed ? (listed.find((s) => s.id === row.id) ?? null) : hostView === 'lost' ? null : undefined;
       let replication: ReplicationStatus | null | undefined;
-      if (primary) replication = await this.o.agents.getReplication(primary, row.vmId).catch(() => undefined);
+      const instance = vm ? instanceOf(vm) : row.vmId;
+      if (primary) replication = await this.o.agents.getReplication(primary, instance).catch(() => undefined);
       const isCurrent = current.get(row.vmId) === row.id;
       observations.push({ row, shadow, replication: replication && replication.shadowId === row.id ? replication : replication === undefined ? undefined : null, isCurrent, primaryAlive: Boolean(primary), hostAlive: hostView !== 'lost' });
 
@@ -547,14 +549,14 @@ export class ShadowReconciler {
         continue;
       }
       if (primary && shadow && isCurrent && (!replication || replication.shadowId !== row.id || !sameTarget(replication.target, shadow.target))) {
-        await this.replicate(row, primary, shadow);
+        await this.replicate(row, primary, instance, shadow);
       } else if (primary && shadow && isCurrent && replication && shadow.targetRestarts > (typeof row.status.targetRestarts === 'number' ? row.status.targetRestarts : 0)) {
         // The target process died and its agent restarted it: the primary's connection to it is
         // dead even if no write has noticed yet. Alert, and copy again now instead of at the next
         // guest write (the alert resolves once the shadow is synchronized again).
         this.o.log.warn({ shadowId: row.id, vmId: row.vmId, targetRestarts: shadow.targetRestarts }, 'shadow target restarted: resyncing');
         targetRestarted.set(row.id, shadow.targetRestarts);
-        await this.o.agents.resync(primary, row.vmId).catch((e: unknown) => this.o.log.warn({ shadowId: row.id, err: errText(e) }, 'resync after a target restart failed'));
+        await this.o.agents.resync(primary, instance).catch((e: unknown) => this.o.log.warn({ shadowId: row.id, err: errText(e) }, 'resync after a target restart failed'));
       }
     }
     const now = this.o.clock.now();
@@ -595,6 +597,11 @@ export class ShadowReconciler {
       }
     });
   }
+}
+
+/** The id of the VM's process on its host's agent (a promoted shadow's after a failover). */
+function instanceOf(vm: Pick<VmRow, 'id' | 'spec'>): string {
+  return vm.spec.instance ?? vm.id;
 }
 
 /** The live agent called `name`, if its lease holds at `now`. */
