@@ -16,7 +16,7 @@ import type { HypervisorDriver } from '../hypervisor/driver.js';
 import type { DriverInfo } from '../hypervisor/types.js';
 import { startAgentApi, type AgentApi } from './api.js';
 import { qemuImgDisks, type DiskProvisioner } from './disks.js';
-import { fenceVms, type FenceReport } from './fence.js';
+import { fenceVms, SHADOW_LABEL, type FenceReport, type FenceTarget } from './fence.js';
 import { LeaseKeeper, type LeasePersistence } from './lease.js';
 import { errText, silentLogger, type AgentLogger } from './log.js';
 import { METRICS } from './metrics.js';
@@ -30,7 +30,10 @@ import { pause } from './timing.js';
 import { endpointUrl } from './vm-spec.js';
 import { VmManager } from './vm-manager.js';
 import { ReplicationManager } from './replication/manager.js';
+import { LiveMigrator, migrationRoutes } from './replication/migrate.js';
 import { replicationRoutes } from './replication/routes.js';
+import { Resizer, resizeRoutes, type VmLimits } from './resize.js';
+import { VmInvalidStateError, VmNotFoundError } from '../hypervisor/errors.js';
 import { defaultTargets, ShadowManager, shadowRoutes } from './shadows/index.js';
 import type { BlockTargetDriver } from '../storage/driver.js';
 
@@ -93,6 +96,10 @@ export class Agent {
   replication!: ReplicationManager;
   /** Shadow-side targets and shadow VMs (src/agent/shadows/). */
   shadows!: ShadowManager;
+  /** Live migrations out of this host (src/agent/replication/migrate.ts). */
+  migrator!: LiveMigrator;
+  /** VM growth by hot-add (src/agent/resize.ts). */
+  resizer!: Resizer;
 
   private constructor(
     readonly config: AgentConfig,
@@ -120,6 +127,7 @@ export class Agent {
     const driverInfo = await driver.info();
 
     let lease: LeaseKeeper | null = null;
+    let replication: ReplicationManager | null = null;
     const manager = new VmManager({
       driver,
       clock,
@@ -131,13 +139,37 @@ export class Agent {
       runDir: cfg.runDir,
       fenced: () => lease?.state.fenced ?? false,
       onChange: () => lease?.poke(),
+      // Its shadow may be promoted onto the target: no new copy may overwrite it.
+      onEndOnPurpose: (vmId, op) => replication?.hold(vmId, `the VM was ended on purpose (${op} through the API)`),
     });
     const adopted = await manager.adoptAll();
     log.info({ vms: adopted.length, running: adopted.filter((v) => v.pid !== null).length }, 'VMs adopted from the run dir');
-    const replication = new ReplicationManager({ driver, clock, log, records, runDir: cfg.runDir, fenced: () => lease?.state.fenced ?? false });
+    let shadowsRef: ShadowManager | null = null;
+    replication = new ReplicationManager({
+      driver,
+      clock,
+      log,
+      records,
+      runDir: cfg.runDir,
+      fenced: () => lease?.state.fenced ?? false,
+      // A promoted shadow is a primary: it gets a shadow of its own.
+      otherVms: { has: (id) => shadowsRef?.limitsOf(id)?.promoted ?? false, digest: (id, chunk) => shadowsRef!.digest(id, chunk) },
+    });
     replication.start();
-    const shadows = new ShadowManager({ driver, targets: deps.targets ?? defaultTargets(driver, cfg.runDir, clock), clock, log, runDir: cfg.runDir, address: cfg.address, ports: deps.ports ?? osPortPicker });
+    const shadows = new ShadowManager({
+      driver,
+      targets: deps.targets ?? defaultTargets(driver, cfg.runDir, clock),
+      clock,
+      log,
+      runDir: cfg.runDir,
+      address: cfg.address,
+      ports: deps.ports ?? osPortPicker,
+      fenced: () => lease?.state.fenced ?? false,
+    });
+    shadowsRef = shadows;
     await shadows.start();
+    const migrator = new LiveMigrator({ driver, clock, log, replication, fenced: () => lease?.state.fenced ?? false });
+    const resizer = new Resizer({ driver, clock, log, limitsOf: (vmId) => vmLimits(vmId, records, shadows) });
 
     const buffer = new SampleBuffer(cfg.bufferCapacity);
     const sampler = new Sampler({
@@ -158,7 +190,7 @@ export class Agent {
     const listenHost = cfg.listenHost ?? cfg.address;
     let api: AgentApi;
     try {
-      const routes = [replicationRoutes(replication), shadowRoutes(shadows)];
+      const routes = [replicationRoutes(replication), migrationRoutes(migrator), resizeRoutes(resizer), shadowRoutes(shadows)];
       api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log, routes }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
     } catch (e) {
       // Port taken or address not on this host: detach (the VMs keep running) and report.
@@ -181,7 +213,8 @@ export class Agent {
       registration: async () => ({ name: cfg.name, apiUrl, address: cfg.address, labels: cfg.labels ?? {}, capacity, vms: await manager.summaries() }),
       heartbeat: async () => ({ vms: await manager.summaries() }),
       fence: async () => {
-        const report = await fenceVms(driver, manager.fenceTargets(), { clock, log });
+        const report = await fenceVms(driver, fenceTargets(manager.fenceTargets(), shadows), { clock, log });
+        for (const id of report.killed) replication?.hold(id, 'the VM was killed by fencing');
         if (self) self.lastFence = report;
         log.error({ ...report }, 'host fenced');
         return report;
@@ -190,6 +223,8 @@ export class Agent {
 
     self = new Agent(cfg, driver, manager, sampler, lease, api, apiUrl, driverInfo, clock, log, startedAt);
     self.replication = replication;
+    self.migrator = migrator;
+    self.resizer = resizer;
     self.shadows = shadows;
     log.info({ name: cfg.name, apiUrl, address: cfg.address, runDir: cfg.runDir, driver: driverInfo.kind, accel: driverInfo.accel }, 'agent listening');
     // One registration attempt before the watchdog runs: a restarted agent whose server is
@@ -262,6 +297,28 @@ export class Agent {
     await this.driver.close();
     await this.loops;
   }
+}
+
+/**
+ * What fencing acts on: the agent's VMs, shadows not promoted labelled as shadows (a restarted
+ * agent lists their VMs among its own), and promoted shadows, which are primaries now.
+ */
+export function fenceTargets(vms: readonly FenceTarget[], shadows: Pick<ShadowManager, 'ids' | 'promotedIds'>): FenceTarget[] {
+  const promoted = new Set(shadows.promotedIds());
+  const standby = new Set(shadows.ids().filter((id) => !promoted.has(id)));
+  const out = vms.map((t) => (standby.has(t.id) ? { id: t.id, labels: { ...t.labels, [SHADOW_LABEL.key]: SHADOW_LABEL.value } } : t));
+  for (const id of promoted) if (!out.some((t) => t.id === id)) out.push({ id, labels: {} });
+  return out;
+}
+
+/** A VM's growth limits: an agent VM's spec, or a promoted shadow's; unpromoted shadows are not grown. */
+function vmLimits(vmId: string, records: RecordStore, shadows: ShadowManager): VmLimits {
+  const rec = records.get(vmId);
+  if (rec) return { maxVcpus: rec.spec.maxVcpus, maxMemoryMiB: rec.spec.maxMemoryMiB };
+  const sh = shadows.limitsOf(vmId);
+  if (sh?.promoted) return { maxVcpus: sh.maxVcpus, maxMemoryMiB: sh.maxMemoryMiB };
+  if (sh) throw new VmInvalidStateError(vmId, 'resize', 'a shadow not promoted', 'a primary (its shape must match the primary for a live migration)');
+  throw new VmNotFoundError(vmId, 'resize');
 }
 
 /** The last lease renewal, in `<runDir>/agent/lease.json`. */

@@ -6,6 +6,7 @@ export { Agent, leaseFile, DEFAULT_AGENT_PORT, type AgentConfig, type AgentDeps 
 export { fenceVms, SHADOW_LABEL, type FenceReport, type FenceTarget, type FenceOptions } from './fence.js';
 export { LeaseKeeper, fenceDeadline, defaultFenceMarginMs, type LeaseState, type LeaseKeeperOptions, type LeasePersistence } from './lease.js';
 export { VmManager, classifyExit, toLastError, VM_OPS, type VmOp, type VmManagerOptions } from './vm-manager.js';
+export { Resizer, resizeRoutes, planResize, parseResizeRequest, ResizeRequestInvalidError, DIMM_STEP_MIB, type ResizerOptions, type VmLimits, type ResizePlan } from './resize.js';
 export { Sampler, type SamplerOptions, type SamplerStats, type SampleSource } from './sampler.js';
 export { usageSamples, probeSamples } from './usage.js';
 export { METRICS, type MetricName, type MetricDoc } from './metrics.js';

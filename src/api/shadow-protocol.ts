@@ -35,6 +35,55 @@
  *            warm: runs the task inside the live shadow; migrate: boots a throwaway VM from a
  *            point-in-time copy of the target (never the target itself), measures its time to
  *            ready, runs the task there, removes it. Replication goes on meanwhile.
+ *
+ * Promotion and live migration (issue 5: what the failover controller calls), prefix /v1.
+ * Shadow side:
+ *   POST   /v1/shadows/:id/promote          PromoteRequest -> PromoteResult
+ *            warm (a warm shadow): POST the guest's /admin/promote?dev=vda with the shadow's admin
+ *            token, wait until its /health answers role primary. cold (any shadow): kill the
+ *            shadow VM (standby or paused incoming) and boot a new process of the same VM id on
+ *            the target's export as a normal data disk (umbra.data=vda), wait until /health
+ *            answers role primary. `ms` is from the call to the first good /health. The target
+ *            process keeps serving the disk: it is the promoted VM's disk now. A failed
+ *            promotion answers 200 with ok false (the VM as left) and may be retried; a second
+ *            promotion of a promoted shadow is 409 CONFLICT, an unknown shadow 404.
+ *            Refused (409 VM_INVALID_STATE) on a fenced host and for `warm` on a migrate shadow.
+ *   POST   /v1/shadows/:id/incoming         IncomingRequest -> IncomingReply
+ *            a migrate shadow (paused `-incoming defer` QEMU) listens for the migration stream on
+ *            a free port of the agent's address (capability `events` set). With `autoResume`
+ *            (default) QEMU is armed to run the guest the moment the stream completed (`cont`
+ *            while incoming; never earlier: a failed stream ends the process), and the agent
+ *            `cont`s on the completed event too. The same call again while listening answers
+ *            the same uri.
+ *   POST   /v1/shadows/:id/resume           ResumeRequest -> ResumeResult
+ *            waits (at most timeoutMs) until the incoming migration completed, runs the guest if
+ *            it is still paused, and answers when it runs (resumedAt: the RESUME event's time).
+ *            Idempotent once the shadow was promoted by migration.
+ *   A promoted shadow (`promoted: true` in ShadowStatus, with `promotion`) is a primary: the
+ *   agent never restarts, replaces or re-ensures its VM (PUT is 409 CONFLICT, rehearse too); a
+ *   dead target process is still restarted on the same file and port (the VM's NBD client
+ *   reconnects). DELETE of a promoted shadow is 409 CONFLICT unless `?promoted=kill`, which
+ *   kills the VM like any shadow's (the explicit release of a primary that is no longer needed).
+ * Primary side:
+ *   POST   /v1/vms/:id/migrate              MigrateRequest -> MigrateResult
+ *            live migration to a shadow's incoming uri: capabilities events + pause-before-
+ *            switchover, `migrate`, at pre-switchover (guest paused) the replication is handed
+ *            over (a mirror cancelled in ready state: the target holds every write; periodic:
+ *            one last round) and no longer supervised, `migrate-continue`, completed. The source
+ *            is left `postmigrate` (never resumed: `cont` is refused); kill it when done.
+ *            `replicationJob` (default: whether the VM has a replication) false skips the hand-over
+ *            (the disk must reach the destination another way); true without one is 409.
+ *            A failed or timed-out migration answers ok false; the source runs on and its
+ *            replication makes a new full copy.
+ *   POST   /v1/vms/:id/resize               ResizeRequest -> ResizeResult
+ *            hot-adds vCPUs (one at a time) and memory (one DIMM, a multiple of 128 MiB) up to
+ *            the request, within the VM's maxVcpus / maxMemoryMiB (beyond: 400). Never removes.
+ *            The guest onlines them itself. Any VM of the agent, and promoted shadows.
+ *   POST   /v1/vms/:id/kill (existing)      a VM killed on purpose through the API (also
+ *            powerdown, and fencing's kill) has its replication held: no new full copy starts,
+ *            even when a new process runs, until the spec is PUT again or resynced
+ *            (ReplicationStatus `held`). A crash (a process that ended by itself) still gets a
+ *            new copy when a process runs again.
  */
 import { z } from 'zod';
 
@@ -104,6 +153,11 @@ export const replicationStatusSchema = z.object({
   retryAt: z.number().nullable(),
   /** Jobs that failed since the spec was set. */
   failures: z.number().int().min(0),
+  /**
+   * Why the agent starts no new copy (the VM was killed on purpose, or its replication was
+   * handed over to a live migration), null when it would. Cleared by PUT or resync.
+   */
+  held: z.string().nullable().optional(),
 });
 export type ReplicationStatus = z.infer<typeof replicationStatusSchema>;
 
@@ -162,6 +216,20 @@ export const shadowSpecSchema = z.object({
 });
 export type ShadowSpec = z.infer<typeof shadowSpecSchema>;
 
+/** How a shadow became a primary: `migrate` = by live migration into it. */
+export const promotionModeSchema = z.enum(['warm', 'cold', 'migrate']);
+export type PromotionMode = z.infer<typeof promotionModeSchema>;
+
+/** A promoted shadow's promotion. */
+export const promotionSchema = z.object({
+  mode: promotionModeSchema,
+  /** When it became primary, epoch ms (migrate: the RESUME event's time). */
+  at: z.number(),
+  /** From the call to the first good /health (warm, cold), ms; null for migrate. */
+  ms: z.number().nullable(),
+});
+export type Promotion = z.infer<typeof promotionSchema>;
+
 export const shadowStatusSchema = z.object({
   id,
   primaryId: id,
@@ -177,6 +245,10 @@ export const shadowStatusSchema = z.object({
   vm: z.object({ state: z.string(), pid: z.number().int().nullable(), endpoint: z.string().nullable() }),
   createdAt: z.number(),
   lastError: z.object({ code: z.string(), message: z.string(), stderrTail: z.string().optional() }).nullable(),
+  /** True once the shadow VM was promoted: it is a primary now (see the module comment). */
+  promoted: z.boolean().optional(),
+  /** How and when it was promoted (null before). */
+  promotion: promotionSchema.nullable().optional(),
 });
 export type ShadowStatus = z.infer<typeof shadowStatusSchema>;
 
@@ -207,3 +279,106 @@ export const rehearsalResultSchema = z.object({
   error: z.string().nullable(),
 });
 export type RehearsalResult = z.infer<typeof rehearsalResultSchema>;
+
+
+// --- promotion and live migration (issue 5) ---
+
+export const promoteRequestSchema = z.object({
+  mode: z.enum(['warm', 'cold']),
+  /** How long the guest may take to answer /health as primary (cold: the boot). */
+  bootTimeoutMs: z.number().int().positive().max(600_000).default(60_000),
+});
+export type PromoteRequest = z.infer<typeof promoteRequestSchema>;
+
+/** The shadow VM as observed after an operation. */
+const vmViewSchema = z.object({ state: z.string(), pid: z.number().int().nullable(), endpoint: z.string().nullable() });
+
+export const promoteResultSchema = z.object({
+  shadowId: id,
+  mode: z.enum(['warm', 'cold']),
+  ok: z.boolean(),
+  /** From the call to the first /health answering role primary (or to the failure), ms. */
+  ms: z.number(),
+  /** The guest's log sequence number at its first good /health (null when unknown). */
+  seq: z.number().int().nullable().optional(),
+  vm: vmViewSchema,
+  error: z.string().nullable(),
+});
+export type PromoteResult = z.infer<typeof promoteResultSchema>;
+
+export const incomingRequestSchema = z.object({
+  /** Run the guest as soon as the migration completed (else POST resume does). */
+  autoResume: z.boolean().default(true),
+});
+export type IncomingRequest = z.infer<typeof incomingRequestSchema>;
+
+export const incomingReplySchema = z.object({
+  /** Where the primary migrates to: `tcp:HOST:PORT` on the shadow agent's address. */
+  uri: z.string().regex(/^tcp:/),
+});
+export type IncomingReply = z.infer<typeof incomingReplySchema>;
+
+export const resumeRequestSchema = z.object({
+  /** How long to wait for the incoming migration to complete. */
+  timeoutMs: z.number().int().positive().max(600_000).default(30_000),
+});
+export type ResumeRequest = z.infer<typeof resumeRequestSchema>;
+
+export const resumeResultSchema = z.object({
+  shadowId: id,
+  ok: z.boolean(),
+  /** When the guest ran again on this side (the RESUME event's time), epoch ms. */
+  resumedAt: z.number().nullable(),
+  /** The incoming migration's status (`completed`, `failed`, ...). */
+  migrationStatus: z.string().nullable(),
+  vm: vmViewSchema,
+  error: z.string().nullable(),
+});
+export type ResumeResult = z.infer<typeof resumeResultSchema>;
+
+export const migrateRequestSchema = z.object({
+  /** The shadow's incoming uri (POST /v1/shadows/:id/incoming). */
+  uri: z.string().regex(/^tcp:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'tcp:HOST:PORT'),
+  /** Hand the VM's replication over at switchover (default: whether it has one). */
+  replicationJob: z.boolean().optional(),
+  /** The whole migration's time limit; past it the migration is cancelled. */
+  timeoutMs: z.number().int().positive().max(600_000).default(120_000),
+});
+export type MigrateRequest = z.infer<typeof migrateRequestSchema>;
+
+export const migrateResultSchema = z.object({
+  vmId: id,
+  ok: z.boolean(),
+  /** The migration's final status (`completed`, `failed`, `cancelled`, `timeout`). */
+  status: z.string(),
+  /** From `migrate` to completed (or to the failure), ms. */
+  totalMs: z.number(),
+  /**
+   * The guest's pause on this side: from the source's STOP event to the completed event (both
+   * QEMU timestamps), else query-migrate's downtime; null when unknown. The whole client-visible
+   * pause ends at the shadow's `resumedAt` (ResumeResult): compare with `stoppedAt`.
+   */
+  downtimeMs: z.number().nullable(),
+  /** When the source's vCPUs stopped for the switchover (STOP event), epoch ms. */
+  stoppedAt: z.number().nullable(),
+  /** The replication hand-over at switchover: how long it took, and whether the target held every write. */
+  handOver: z.object({ ms: z.number(), caughtUp: z.boolean() }).nullable(),
+  error: z.string().nullable(),
+});
+export type MigrateResult = z.infer<typeof migrateResultSchema>;
+
+export const resizeRequestSchema = z.object({
+  vcpus: z.number().int().positive(),
+  memoryMiB: z.number().int().positive(),
+});
+export type ResizeRequest = z.infer<typeof resizeRequestSchema>;
+
+export const resizeResultSchema = z.object({
+  /** vCPUs and memory plugged after the call (the guest onlines them within ~1-2 s). */
+  vcpus: z.number().int(),
+  memoryMiB: z.number().int(),
+  /** What this call plugged. */
+  added: z.object({ vcpus: z.number().int().min(0), memoryMiB: z.number().int().min(0) }),
+  ms: z.number(),
+});
+export type ResizeResult = z.infer<typeof resizeResultSchema>;

@@ -47,6 +47,24 @@ describe('replication step (pure)', () => {
     expect(statusOf('vm1', spec(), none.facts, T0).state).toBe('stopped');
   });
 
+  it('a held replication never starts a generation (new process, retry, first copy) and reports stopped', () => {
+    const held = (f: ReplFacts): ReplFacts => ({ ...f, held: 'killed on purpose' });
+    // A new process of a held replication: no copy.
+    const r1 = step(spec(), held(running()), obs(T0 + 100, { pid: 200 }));
+    expect(r1.action.kind).toBe('none');
+    expect(statusOf('vm1', spec(), r1.facts, T0 + 100)).toMatchObject({ state: 'stopped', held: 'killed on purpose' });
+    // A failure whose retry is due, and an idle one with a process: no copy either.
+    const failed = held(recordFailure(running(), 'I/O error', T0));
+    expect(step(spec(), failed, obs(T0 + 60_000)).action.kind).toBe('none');
+    expect(statusOf('vm1', spec(), failed, T0 + 10)).toMatchObject({ state: 'stopped', retryAt: null });
+    expect(step(spec(), held(initialFacts()), obs(T0)).action.kind).toBe('none');
+    // A job still running in the same process is observed as before.
+    const live = step(spec(), held(running()), obs(T0 + 100, { job: job({ offset: 8 * MiB }) }));
+    expect(live.facts).toMatchObject({ phase: 'running', offset: 8 * MiB });
+    // Released: the first copy is asked for again.
+    expect(step(spec(), { ...held(initialFacts()), held: null }, obs(T0)).action.kind).toBe('start');
+  });
+
   it('a mirror copies (lag = len - offset), then is ready at its event time with the initial throughput', () => {
     let f = running();
     expect(statusOf('vm1', spec(), f, T0).state).toBe('copying');

@@ -55,6 +55,11 @@ export interface ReplFacts {
   failures: number;
   /** Failures since the last generation that reached ready (the backoff exponent). */
   consecutiveFailures: number;
+  /**
+   * Why no new generation may start (the VM was killed on purpose, or the replication was
+   * handed over to a live migration), null when one may. A running job is still observed.
+   */
+  held: string | null;
 }
 
 /** How a job ended, from its BLOCK_JOB_COMPLETED / BLOCK_JOB_CANCELLED event. */
@@ -114,6 +119,7 @@ export function initialFacts(): ReplFacts {
     retryAt: null,
     failures: 0,
     consecutiveFailures: 0,
+    held: null,
   };
 }
 
@@ -193,9 +199,15 @@ function reachReady(f: ReplFacts, at: number, bytes: number): ReplFacts {
 
 /**
  * Moves the facts on by one observation and says what to do: start a new generation (first
- * copy, new process, retry due), run a periodic round (interval due), or nothing.
+ * copy, new process, retry due), run a periodic round (interval due), or nothing. A held
+ * replication ({@link ReplFacts.held}) never starts a generation.
  */
 export function step(spec: ReplicationSpec, facts: ReplFacts, obs: ReplObservation, policy: BackoffPolicy = REPLICATION_BACKOFF): { facts: ReplFacts; action: ReplAction } {
+  const r = stepFree(spec, facts, obs, policy);
+  return r.facts.held !== null && r.action.kind === 'start' ? { facts: r.facts, action: NONE } : r;
+}
+
+function stepFree(spec: ReplicationSpec, facts: ReplFacts, obs: ReplObservation, policy: BackoffPolicy): { facts: ReplFacts; action: ReplAction } {
   const now = obs.now;
   let f: ReplFacts = { ...facts, alive: obs.pid !== null };
   const done = (action: ReplAction = NONE) => ({ facts: f, action });
@@ -336,7 +348,7 @@ export function oldestPendingAgeSeconds(history: readonly LagSample[], now: numb
  * (periodic: the last round's start).
  */
 export function statusOf(vmId: string, spec: ReplicationSpec, f: ReplFacts, now: number, history?: readonly LagSample[]): ReplicationStatus {
-  const state: ReplicationStatus['state'] = !f.alive
+  const state: ReplicationStatus['state'] = !f.alive || (f.held !== null && (f.phase === 'idle' || f.phase === 'failed'))
     ? 'stopped'
     : f.phase === 'failed'
       ? 'error'
@@ -372,8 +384,9 @@ export function statusOf(vmId: string, spec: ReplicationSpec, f: ReplFacts, now:
     lastRoundAt: f.lastRoundAt,
     lastRoundMs: f.lastRoundMs,
     error: f.error,
-    retryAt: f.phase === 'failed' ? f.retryAt : null,
+    retryAt: f.phase === 'failed' && f.held === null ? f.retryAt : null,
     failures: f.failures,
+    held: f.held,
   };
 }
 

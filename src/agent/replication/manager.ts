@@ -16,6 +16,11 @@
  *   (a live mirror of the recorded generation in the same process is adopted, not restarted).
  * - quiesce pauses the vCPUs and waits until the target holds every write; the guest is
  *   resumed by the agent after `maxPauseMs` whatever happens, never while the host is fenced.
+ * - hold: a VM ended on purpose (API kill/powerdown, fencing) gets no new full copy, even when
+ *   a new process runs, until a PUT or resync (its shadow may have been promoted onto the
+ *   target). handOver/forget/release serve a live migration (migrate.ts): the mirror is
+ *   cancelled in ready state at switchover, then the spec is dropped (or copying starts again
+ *   when the migration failed).
  *
  * Operations on one VM run one at a time (a keyed lock), the loop's passes included. Auto-resume
  * and unquiesce do not wait for the lock: resuming must never wait behind a slow job set-up.
@@ -65,6 +70,9 @@ import {
 import { ReplicationStore, type QuiesceRecord } from './store.js';
 import { join } from 'node:path';
 
+/** The hold of a replication handed over to a live migration. */
+export const HANDED_OVER = 'handed over to a live migration';
+
 /** Driver states in which a process exists (jobs can run). */
 const LIVE: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
 
@@ -88,6 +96,11 @@ export interface ReplicationManagerOptions {
   backoff?: BackoffPolicy;
   /** How disk digests are computed (default: qemu-img convert + sha256). */
   digester?: DiskDigester;
+  /**
+   * VMs this agent runs without a VM record that may be replicated too: promoted shadows (their
+   * data disk, node `data`, is their target's export). `digest` gives their disk's digests.
+   */
+  otherVms?: { has(vmId: string): boolean; digest(vmId: string, chunkBytes: number): Promise<DiskDigest> };
   /** Why a target does not accept connections, or null when it does (default: a 2 s TCP connect; always null for a simulated driver). */
   unreachable?: (target: ReplicationSpec['target']) => Promise<string | null>;
 }
@@ -192,12 +205,18 @@ export class ReplicationManager {
       } else if (needsNewCopy(e.spec, spec)) {
         this.o.log.info({ vmId, shadowId: spec.shadowId, mode: spec.mode, target: `${spec.target.host}:${spec.target.port}` }, 'replication spec changed: new full copy');
         e.spec = spec;
-        e.facts = { ...e.facts, failures: 0, consecutiveFailures: 0, error: null };
+        e.facts = { ...e.facts, failures: 0, consecutiveFailures: 0, error: null, held: null };
         await this.newGeneration(e, 'the spec changed (target or mode)');
       } else {
         const speedChanged = e.spec.speedBytesPerSec !== spec.speedBytesPerSec;
         e.spec = spec;
         this.persist(e);
+        if (e.facts.held !== null) {
+          // The server asks for this replication again: copying may start again.
+          this.o.log.info({ vmId, was: e.facts.held }, 'replication released by a new PUT');
+          this.setFacts(e, { ...e.facts, held: null });
+          await this.pass(e);
+        }
         if (speedChanged && e.facts.phase === 'running' && e.facts.jobId !== null) {
           // The live job takes the new limit now; later jobs (rounds, generations) read it from the spec.
           await this.o.driver.setBlockJobSpeed(vmId, e.facts.jobId, spec.speedBytesPerSec).catch((err: unknown) => this.o.log.warn({ vmId, err: errText(err) }, 'replication: changing the job speed failed'));
@@ -223,6 +242,7 @@ export class ReplicationManager {
     const e = this.need(vmId);
     return this.lock.run(vmId, async () => {
       this.stillThere(e);
+      if (e.facts.held !== null) this.setFacts(e, { ...e.facts, held: null });
       await this.newGeneration(e, 'resync requested');
       e.wake.poke();
       return statusOf(vmId, e.spec, e.facts, this.o.clock.now(), e.lagHistory);
@@ -245,6 +265,94 @@ export class ReplicationManager {
       this.store.remove(vmId);
       this.o.log.info({ vmId, generation: e.facts.generation }, 'replication removed');
     });
+  }
+
+  /** True when the VM has a replication. */
+  has(vmId: string): boolean {
+    return this.entries.has(vmId);
+  }
+
+  /**
+   * Holds the VM's replication: no new full copy starts (not even when a new process runs)
+   * until the spec is PUT again or resynced. Called when the VM's process is ended on purpose
+   * (API kill or powerdown, fencing): its shadow may have been promoted, and a new copy would
+   * overwrite the disk the promoted VM now runs on. Takes effect at once (does not wait for a
+   * supervision pass in flight). No-op for a VM without a replication.
+   */
+  hold(vmId: string, reason: string): void {
+    const e = this.entries.get(vmId);
+    if (!e || e.facts.held === reason) return;
+    this.setFacts(e, { ...e.facts, held: reason });
+    this.o.log.info({ vmId, reason }, 'replication held: no new copy until PUT or resync');
+  }
+
+  /**
+   * Hands the replication over to a live migration at its switchover (the guest is paused):
+   * holds it, then a mirror is cancelled in ready state (QEMU copies what is left: the target
+   * holds every write; `caughtUp` false when the job was not ready or ended otherwise), a
+   * periodic replication runs one last round. The generation ends (no job); the caller then
+   * {@link forget}s it (migration completed) or {@link release}s it (migration failed: a new
+   * full copy starts). `NOT_FOUND` when the VM has no replication.
+   */
+  async handOver(vmId: string, deadline: number): Promise<{ caughtUp: boolean; ms: number }> {
+    const e = this.need(vmId);
+    return this.lock.run(vmId, async () => {
+      this.stillThere(e);
+      const { driver, clock, log } = this.o;
+      const t0 = clock.now();
+      this.setFacts(e, { ...e.facts, held: HANDED_OVER });
+      let caughtUp = false;
+      if (e.spec.mode !== 'periodic') {
+        const jobId = e.facts.phase === 'running' ? e.facts.jobId : null;
+        if (jobId !== null) {
+          const end = await driver.cancelBlockJob(vmId, jobId, { force: false, timeoutMs: Math.max(1000, deadline - clock.now()) }).catch((err: unknown) => {
+            log.warn({ vmId, jobId, err: errText(err) }, 'hand-over: cancelling the mirror failed');
+            return null;
+          });
+          caughtUp = end?.outcome === 'completed';
+        }
+      } else {
+        caughtUp = await this.catchUp(e, deadline).catch((err: unknown) => {
+          log.warn({ vmId, err: errText(err) }, 'hand-over: the last round failed');
+          return false;
+        });
+      }
+      this.setFacts(e, { ...e.facts, phase: 'idle', jobId: null, roundStartedAt: null, retryAt: null });
+      const ms = clock.now() - t0;
+      log.info({ vmId, generation: e.facts.generation, caughtUp, ms }, 'replication handed over to a live migration');
+      return { caughtUp, ms };
+    });
+  }
+
+  /** Clears a hold: a new full copy starts when a process runs. No-op without a replication. */
+  async release(vmId: string): Promise<void> {
+    const e = this.entries.get(vmId);
+    if (!e) return;
+    await this.lock.run(vmId, async () => {
+      if (this.entries.get(vmId) !== e || e.facts.held === null) return;
+      this.o.log.info({ vmId, was: e.facts.held }, 'replication released');
+      this.setFacts(e, { ...e.facts, held: null });
+      e.wake.poke();
+    });
+  }
+
+  /**
+   * Stops supervising the VM's replication and drops its spec and record, leaving the VM's
+   * process as it is (no job is cancelled: after a completed live migration there is none, and
+   * the source never runs again). No-op without a replication.
+   */
+  async forget(vmId: string, why: string): Promise<void> {
+    const e = this.entries.get(vmId);
+    if (!e) return;
+    await this.lock.run(vmId, async () => {
+      if (this.entries.get(vmId) !== e) return;
+      e.abort.abort();
+      e.quiesce?.timer.abort();
+      this.entries.delete(vmId);
+      this.store.remove(vmId);
+      this.o.log.info({ vmId, generation: e.facts.generation, why }, 'replication dropped');
+    });
+    await e.loop;
   }
 
   /**
@@ -297,6 +405,7 @@ export class ReplicationManager {
   /** Chunk digests of the VM's data disk (guest-visible bytes; exact while quiesced). */
   async diskDigest(vmId: string, chunkBytes = DEFAULT_CHUNK_BYTES): Promise<DiskDigest> {
     const rec = this.requireVm(vmId, 'diskDigest');
+    if (!rec) return this.o.otherVms!.digest(vmId, chunkBytes);
     return this.digester(rec.dataDisk, 'qcow2', chunkBytes);
   }
 
@@ -380,7 +489,9 @@ export class ReplicationManager {
   private async newGeneration(e: Entry, reason: string): Promise<void> {
     const { driver, clock, log } = this.o;
     const st = await driver.status(e.vmId).catch(() => null);
-    if (!st || st.pid === null || !LIVE.has(st.state)) {
+    // A migrated-away source (postmigrate) is never copied from: its guest runs elsewhere,
+    // maybe on the very target this would overwrite.
+    if (!st || st.pid === null || !LIVE.has(st.state) || st.state === 'postmigrate') {
       // Nothing to copy from: wait for a process (the loop starts the copy when one runs).
       this.setFacts(e, { ...e.facts, phase: 'idle', alive: false, jobId: null, roundStartedAt: null, retryAt: null });
       return;
@@ -593,11 +704,12 @@ export class ReplicationManager {
     if (this.entries.get(e.vmId) !== e) throw new ReplicationNotFoundError(e.vmId);
   }
 
-  /** The agent's record of the VM (VM_NOT_FOUND for a VM not made through this agent). */
+  /** The agent's record of the VM, null for one of {@link ReplicationManagerOptions.otherVms} (VM_NOT_FOUND for neither). */
   private requireVm(vmId: string, op: string) {
     const rec = this.o.records.get(vmId);
-    if (!rec) throw new VmNotFoundError(vmId, op);
-    return rec;
+    if (rec) return rec;
+    if (this.o.otherVms?.has(vmId)) return null;
+    throw new VmNotFoundError(vmId, op);
   }
 }
 

@@ -34,3 +34,14 @@ export class ShadowRequestInvalidError extends UmbraError {
     this.name = 'ShadowRequestInvalidError';
   }
 }
+
+/**
+ * The shadow was promoted (or a promotion runs): it is a primary, so the operation (ensure,
+ * rehearse, a second promotion, a delete without `?promoted=kill`) is refused (`CONFLICT`).
+ */
+export class ShadowPromotedError extends UmbraError {
+  constructor(shadowId: string, op: string, detail = 'it was promoted: it is a primary now') {
+    super('CONFLICT', `cannot ${op} shadow ${shadowId}: ${detail}`, { shadowId, op });
+    this.name = 'ShadowPromotedError';
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { JsonRecordStore } from '../../core/json-dir.js';
-import { shadowSpecSchema, type ShadowSpec, type ShadowStatus } from '../../api/shadow-protocol.js';
+import { shadowSpecSchema, type Promotion, type ShadowSpec, type ShadowStatus } from '../../api/shadow-protocol.js';
 
 /** One shadow's agent record. */
 export interface ShadowRecord {
@@ -30,6 +30,24 @@ export interface ShadowRecord {
   rehearsals: number;
   /** A rehearsal in progress: what to clean up if the agent dies during it. */
   rehearsing: { vmId: string; pit: string } | null;
+  /** Set once the shadow VM was promoted: it is a primary now (absent in records of older agents). */
+  promoted?: Promotion | null;
+  /** A warm or cold promotion in progress (cleared when it ends, or by a restarted agent). */
+  promoting?: 'warm' | 'cold' | null;
+  /** The incoming migration listener of a migrate shadow, while one was set up. */
+  incoming?: IncomingRecord | null;
+}
+
+/** A migrate shadow's incoming migration. */
+export interface IncomingRecord {
+  /** `tcp:HOST:PORT` the shadow QEMU listens on. */
+  uri: string;
+  port: number;
+  /** The shadow VM process that listens. */
+  pid: number | null;
+  at: number;
+  /** Run the guest as soon as the stream completed. */
+  autoResume: boolean;
 }
 
 /** The shadow records of one agent run dir. Returned records are copies. */

@@ -5,11 +5,14 @@
  *   GET    /v1/shadows                           { shadows: ShadowStatus[] }
  *   PUT    /v1/shadows/:id                       ShadowSpec -> ShadowStatus (ensure)
  *   GET    /v1/shadows/:id                       ShadowStatus
- *   DELETE /v1/shadows/:id                       204
+ *   DELETE /v1/shadows/:id[?promoted=kill]       204 (409 for a promoted shadow without ?promoted=kill)
  *   GET    /v1/shadows/:id/disk-digest?chunk=N   DiskDigest (the target's bytes; N default 1 MiB)
  *   POST   /v1/shadows/:id/rehearse              RehearseRequest -> RehearsalResult
+ *   POST   /v1/shadows/:id/promote               PromoteRequest -> PromoteResult
+ *   POST   /v1/shadows/:id/incoming              IncomingRequest -> IncomingReply
+ *   POST   /v1/shadows/:id/resume                ResumeRequest -> ResumeResult
  */
-import { rehearseRequestSchema, shadowSpecSchema, type ShadowSpec } from '../../api/shadow-protocol.js';
+import { incomingRequestSchema, promoteRequestSchema, rehearseRequestSchema, resumeRequestSchema, shadowSpecSchema, type ShadowSpec } from '../../api/shadow-protocol.js';
 import { DEFAULT_DIGEST_CHUNK } from '../../storage/driver.js';
 import { MAX_DIGEST_CHUNK, MIN_DIGEST_CHUNK, validChunkBytes } from '../../storage/digest.js';
 import { readJson, type AgentRoutes } from '../api.js';
@@ -19,7 +22,7 @@ import type { RehearseOptions, ShadowManager } from './shadow-manager.js';
 
 const ID = '([a-z0-9][a-z0-9-]{0,62})';
 const ONE = new RegExp(`^/v1/shadows/${ID}$`);
-const SUB = new RegExp(`^/v1/shadows/${ID}/(disk-digest|rehearse)$`);
+const SUB = new RegExp(`^/v1/shadows/${ID}/(disk-digest|rehearse|promote|incoming|resume)$`);
 
 type Issues = { path: string; message: string }[];
 const issuesOf = (e: { issues: { path: PropertyKey[]; message: string }[] }): Issues => e.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
@@ -50,6 +53,21 @@ export function parseRehearse(body: unknown, id: string): RehearseOptions {
   return r.data;
 }
 
+/** A body parsed with `schema` (defaults filled; an empty body is `{}`), every invalid field listed. */
+export function parseBody<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown, id: string): T {
+  const r = schema.safeParse(body ?? {});
+  if (!r.success) throw new ShadowRequestInvalidError(issuesOf(r.error), id);
+  return r.data;
+}
+
+/** The `promoted` query parameter of DELETE: `kill` allows deleting a promoted shadow (its VM is killed). */
+export function parseKillPromoted(query: URLSearchParams, id: string): boolean {
+  const v = query.get('promoted');
+  if (v === null) return false;
+  if (v !== 'kill') throw new ShadowRequestInvalidError([{ path: 'promoted', message: 'the only value is "kill"' }], id);
+  return true;
+}
+
 /** The routes of {@link ShadowManager}. */
 export function shadowRoutes(m: ShadowManager): AgentRoutes {
   return async (method, path, req, query) => {
@@ -63,7 +81,7 @@ export function shadowRoutes(m: ShadowManager): AgentRoutes {
       if (method === 'GET') return { status: 200, body: await m.status(id) };
       if (method === 'PUT') return { status: 200, body: await m.ensure(parseShadowSpec(await readJson(req), id)) };
       if (method === 'DELETE') {
-        await m.delete(id);
+        await m.delete(id, { killPromoted: parseKillPromoted(query, id) });
         return { status: 204, body: null };
       }
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'GET, PUT or DELETE');
@@ -76,7 +94,11 @@ export function shadowRoutes(m: ShadowManager): AgentRoutes {
         return { status: 200, body: await m.digest(id, parseChunk(query, id)) };
       }
       if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST');
-      return { status: 200, body: await m.rehearse(id, parseRehearse(await readJson(req), id)) };
+      const body = await readJson(req);
+      if (op === 'promote') return { status: 200, body: await m.promote(id, parseBody(promoteRequestSchema, body, id)) };
+      if (op === 'incoming') return { status: 200, body: await m.incoming(id, parseBody(incomingRequestSchema, body, id)) };
+      if (op === 'resume') return { status: 200, body: await m.resume(id, parseBody(resumeRequestSchema, body, id)) };
+      return { status: 200, body: await m.rehearse(id, parseRehearse(body, id)) };
     }
     if (path.startsWith('/v1/shadows/')) throw new HttpError(404, 'NOT_FOUND', `no route ${method} ${path}`);
     return null;

@@ -12,6 +12,12 @@
  *   throwaway VM from a point-in-time export of the target (never the target itself), measures
  *   its time to ready, runs the task there and removes everything it made.
  * - delete: VM killed, target stopped, files and record removed.
+ * - promotion (issue 5): `warm` asks the standby guest to mount the target's disk and waits
+ *   for its /health as primary; `cold` replaces the shadow VM by a normal boot on the same
+ *   export; a migrate shadow listens for a live migration (`incoming`) and runs the guest once
+ *   the stream completed (at once with autoResume, or on `resume`). A promoted shadow is a
+ *   primary: its VM is never replaced or killed by ensure, rehearse or a plain delete; its
+ *   target process is still restarted when it dies (it serves the VM's disk).
  *
  * Operations on one shadow run one at a time (ensure, delete, supervision); a rehearsal runs
  * beside them (it never blocks a target restart) and a delete aborts it. Status is observed on
@@ -19,26 +25,30 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { isUmbraError } from '../../core/errors.js';
-import type { DiskDigest, RehearsalResult, ShadowSpec, ShadowStatus } from '../../api/shadow-protocol.js';
+import type { DiskDigest, IncomingReply, IncomingRequest, PromoteRequest, PromoteResult, RehearsalResult, ResumeRequest, ResumeResult, ShadowSpec, ShadowStatus } from '../../api/shadow-protocol.js';
 import type { HypervisorDriver } from '../../hypervisor/driver.js';
-import { isHypervisorError, VmExistsError, VmSpecInvalidError, VmStartFailedError, type SpecIssue } from '../../hypervisor/errors.js';
+import { isHypervisorError, VmExistsError, VmInvalidStateError, VmSpecInvalidError, VmStartFailedError, type SpecIssue } from '../../hypervisor/errors.js';
 import { parseVmSpec } from '../../hypervisor/spec.js';
-import type { VmState } from '../../hypervisor/types.js';
+import type { VmEvent, VmState } from '../../hypervisor/types.js';
 import type { BlockTargetDriver } from '../../storage/driver.js';
 import { TargetStartFailedError } from '../../storage/errors.js';
 import { targetSpecProblems } from '../../storage/spec.js';
 import { errText, type AgentLogger } from '../log.js';
 import type { PortPicker } from '../ports.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
-import { pause } from '../timing.js';
+import { pause, Wakeup } from '../timing.js';
 import { endpointUrl } from '../vm-spec.js';
-import { ShadowConflictError, ShadowNotFoundError } from './errors.js';
+import { ShadowConflictError, ShadowNotFoundError, ShadowPromotedError } from './errors.js';
+import { fetchPost, GUEST_HEALTH_PATH, promoteGuest, waitPrimary, type HttpPost } from './promote.js';
 import { ShadowRecordStore, type ShadowRecord } from './records.js';
 import { fetchGet, httpCheck, runTask, waitReady, type HttpGet } from './rehearse.js';
-import { rehearsalPitName, rehearsalVmId, sameShadowSpec, targetStateOf, toRehearsalVmSpec, toShadowVmSpec, toTargetSpec, type ShadowPlacement } from './shadow-spec.js';
+import { rehearsalPitName, rehearsalVmId, sameShadowSpec, targetStateOf, toPromotedVmSpec, toRehearsalVmSpec, toShadowVmSpec, toTargetSpec, type ShadowPlacement } from './shadow-spec.js';
 
 /** Driver states in which a VM process exists. */
 const LIVE: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
+
+/** The guest device of the shadow's data disk (the export, attached first). */
+const DATA_DEVICE = 'vda';
 
 /** How many ports to try when a picked one was taken before the process bound it. */
 const PORT_ATTEMPTS = 3;
@@ -66,7 +76,16 @@ export interface ShadowManagerOptions {
   superviseEveryMs?: number;
   /** Readiness polling period of a rehearsal VM, ms (default 200). */
   probeEveryMs?: number;
+  /** HTTP POST for the guest's /admin/promote (default: fetch). */
+  post?: HttpPost;
+  /** True while the agent's lease is lost: nothing is promoted or resumed then. */
+  fenced?: () => boolean;
+  /** Polling period while a promotion waits for the guest or a migration, ms (default 50). */
+  promoteEveryMs?: number;
 }
+
+/** Migration event statuses that end an incoming migration without a guest. */
+const MIGRATION_FAILED: ReadonlySet<string> = new Set(['failed', 'cancelled']);
 
 /** The `lastError` of a status for an error (the process's stderr tail when there is one). */
 function toLastError(e: unknown): NonNullable<ShadowStatus['lastError']> {
@@ -86,10 +105,15 @@ export class ShadowManager {
   private loop: Promise<void> = Promise.resolve();
   /** The last supervision error logged per shadow (each distinct failure is logged once). */
   private readonly lastLogged = new Map<string, string>();
+  private readonly post: HttpPost;
+  /** Poked on every migration event of a shadow (resume waits on it). */
+  private readonly migrationWake = new Wakeup();
+  private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly o: ShadowManagerOptions) {
     this.records = new ShadowRecordStore(o.runDir);
     this.http = o.http ?? fetchGet;
+    this.post = o.post ?? fetchPost;
   }
 
   /**
@@ -98,6 +122,7 @@ export class ShadowManager {
    * supervision pass and starts the supervision loop.
    */
   async start(): Promise<void> {
+    this.unsubscribe = this.o.driver.subscribe((ev) => this.onEvent(ev), { types: ['MIGRATION', 'RESUME', 'EXITED'] });
     for (const rec of this.records.all()) {
       await this.lock.run(rec.spec.id, () => this.adopt(rec)).catch((e: unknown) => this.o.log.warn({ shadowId: rec.spec.id, err: errText(e) }, 'adopting a shadow failed'));
     }
@@ -110,6 +135,7 @@ export class ShadowManager {
    * first) and drops the target connections; targets and shadow VMs keep running.
    */
   async close(): Promise<void> {
+    this.unsubscribe?.();
     this.abort.abort();
     for (const ac of this.rehearsals.values()) ac.abort();
     await this.loop;
@@ -154,7 +180,20 @@ export class ShadowManager {
       vm,
       createdAt: rec.createdAt,
       lastError: rec.lastError,
+      promoted: Boolean(rec.promoted),
+      promotion: rec.promoted ?? null,
     };
+  }
+
+  /** Ids of the promoted shadows (primaries now: fencing must stop them). */
+  promotedIds(): string[] {
+    return this.records.all().filter((r) => r.promoted || r.promoting).map((r) => r.spec.id);
+  }
+
+  /** A shadow VM's vCPU and memory maxima and whether it was promoted (resize); null for an unknown id. */
+  limitsOf(id: string): { maxVcpus: number; maxMemoryMiB: number; promoted: boolean } | null {
+    const rec = this.records.get(id);
+    return rec ? { maxVcpus: rec.spec.maxVcpus, maxMemoryMiB: rec.spec.maxMemoryMiB, promoted: Boolean(rec.promoted) } : null;
   }
 
   /**
@@ -165,6 +204,7 @@ export class ShadowManager {
   ensure(spec: ShadowSpec): Promise<ShadowStatus> {
     return this.lock.run(spec.id, async () => {
       let rec = this.records.get(spec.id);
+      if (rec?.promoted || rec?.promoting) throw new ShadowPromotedError(spec.id, 'ensure');
       if (rec && !sameShadowSpec(rec, spec)) throw new ShadowConflictError(spec.id);
       if (!rec) {
         this.check(spec);
@@ -199,14 +239,22 @@ export class ShadowManager {
     });
   }
 
-  /** Kills the shadow VM, stops and removes the target, removes the record. `NOT_FOUND` for an unknown id. */
-  async delete(id: string): Promise<void> {
-    if (!this.records.get(id)) throw new ShadowNotFoundError(id, 'delete');
+  /**
+   * Kills the shadow VM, stops and removes the target, removes the record. `NOT_FOUND` for an
+   * unknown id; `CONFLICT` for a promoted shadow (or one being promoted) unless `killPromoted`:
+   * its VM is a primary.
+   */
+  async delete(id: string, opts: { killPromoted?: boolean } = {}): Promise<void> {
+    const r0 = this.records.get(id);
+    if (!r0) throw new ShadowNotFoundError(id, 'delete');
+    if ((r0.promoted || r0.promoting) && !opts.killPromoted) throw new ShadowPromotedError(id, 'delete', 'it is a primary now (DELETE ?promoted=kill kills it)');
     this.rehearsals.get(id)?.abort();
     await this.rehearsalLock.run(id, async () => undefined); // the aborted rehearsal has cleaned up
     await this.lock.run(id, async () => {
       const rec = this.records.get(id);
       if (!rec) return;
+      if ((rec.promoted || rec.promoting) && !opts.killPromoted) throw new ShadowPromotedError(id, 'delete', 'it is a primary now (DELETE ?promoted=kill kills it)');
+      if (rec.promoted) this.o.log.warn({ shadowId: id, promotion: rec.promoted }, 'deleting a promoted shadow: its VM (a primary) is killed');
       await this.removeVm(id);
       if (rec.rehearsing) await this.cleanupRehearsal(id, rec.rehearsing);
       await this.o.targets.remove(id);
@@ -224,7 +272,9 @@ export class ShadowManager {
 
   /** Runs a rehearsal (see the module comment). One at a time per shadow. */
   async rehearse(id: string, req: RehearseOptions): Promise<RehearsalResult> {
-    if (!this.records.get(id)) throw new ShadowNotFoundError(id, 'rehearse');
+    const r0 = this.records.get(id);
+    if (!r0) throw new ShadowNotFoundError(id, 'rehearse');
+    if (r0.promoted || r0.promoting) throw new ShadowPromotedError(id, 'rehearse');
     return this.rehearsalLock.run(id, async () => {
       const rec = this.records.get(id);
       if (!rec) throw new ShadowNotFoundError(id, 'rehearse');
@@ -238,6 +288,142 @@ export class ShadowManager {
     });
   }
 
+  /**
+   * Promotes the shadow (see the module comment and the protocol). `NOT_FOUND` for an unknown
+   * shadow; `CONFLICT` when it was promoted or a promotion runs; `VM_INVALID_STATE` on a
+   * fenced host and for `warm` on a migrate shadow. A promotion that fails answers ok false
+   * (the VM as it was left, `lastError` set) and may be retried.
+   */
+  async promote(id: string, req: PromoteRequest): Promise<PromoteResult> {
+    const { clock, log } = this.o;
+    if (!this.records.get(id)) throw new ShadowNotFoundError(id, 'promote');
+    if (this.o.fenced?.()) throw new VmInvalidStateError(id, 'promote', 'fenced', 'a live lease with the server (the agent fenced this host)');
+    const t0 = clock.now();
+    const deadline = t0 + req.bootTimeoutMs;
+    await this.lock.run(id, async () => {
+      const rec = this.records.get(id);
+      if (!rec) throw new ShadowNotFoundError(id, 'promote');
+      if (rec.promoted) throw new ShadowPromotedError(id, 'promote', `it was promoted (${rec.promoted.mode}) already`);
+      if (rec.promoting) throw new ShadowPromotedError(id, 'promote', `a ${rec.promoting} promotion is running`);
+      if (req.mode === 'warm' && rec.spec.flavor !== 'warm') throw new VmInvalidStateError(id, 'promote warm', 'a migrate shadow (no running guest)', 'a warm shadow (promote cold, or migrate live)');
+      this.records.update(id, (r) => {
+        r.promoting = req.mode;
+        r.incoming = null;
+      });
+    });
+    // A throwaway rehearsal VM only costs CPU now.
+    this.rehearsals.get(id)?.abort();
+    log.info({ shadowId: id, mode: req.mode }, 'promoting a shadow');
+    let outcome: { ok: boolean; seq: number | null; error: string | null };
+    try {
+      outcome = req.mode === 'warm' ? await this.promoteWarm(id, deadline) : await this.promoteCold(id, deadline);
+    } catch (e) {
+      outcome = { ok: false, seq: null, error: errText(e) };
+    }
+    const ms = clock.now() - t0;
+    this.records.update(id, (r) => {
+      r.promoting = null;
+      if (outcome.ok) {
+        r.promoted = { mode: req.mode, at: clock.now(), ms };
+        r.lastError = null;
+      } else r.lastError = { code: 'PROMOTION_FAILED', message: outcome.error ?? 'failed' };
+    });
+    const st = await this.status(id);
+    if (outcome.ok) log.info({ shadowId: id, mode: req.mode, ms, seq: outcome.seq, pid: st.vm.pid }, 'shadow promoted: it is a primary now');
+    else log.error({ shadowId: id, mode: req.mode, ms, err: outcome.error }, 'promotion failed');
+    return { shadowId: id, mode: req.mode, ok: outcome.ok, ms, seq: outcome.seq, vm: st.vm, error: outcome.error };
+  }
+
+  /**
+   * A migrate shadow listens for the live migration on a free port of the agent's address and
+   * answers the uri; with `autoResume` the guest runs as soon as the stream completed. The same
+   * call while the same process listens answers the same uri. `VM_INVALID_STATE` for a warm
+   * shadow, a VM that is not a paused incoming one, or a fenced host.
+   */
+  async incoming(id: string, req: IncomingRequest): Promise<IncomingReply> {
+    if (!this.records.get(id)) throw new ShadowNotFoundError(id, 'incoming');
+    if (this.o.fenced?.()) throw new VmInvalidStateError(id, 'incoming', 'fenced', 'a live lease with the server (the agent fenced this host)');
+    return this.lock.run(id, async () => {
+      const { driver, clock, log } = this.o;
+      const rec = this.records.get(id);
+      if (!rec) throw new ShadowNotFoundError(id, 'incoming');
+      if (rec.promoted || rec.promoting) throw new ShadowPromotedError(id, 'incoming');
+      if (rec.spec.flavor !== 'migrate') throw new VmInvalidStateError(id, 'incoming', 'a warm shadow', 'a migrate shadow');
+      const st = await driver.status(id);
+      if (st.state !== 'inmigrate') throw new VmInvalidStateError(id, 'incoming', st.state, 'a paused incoming VM (PUT the shadow again to start one)');
+      if (rec.incoming && rec.incoming.pid === st.pid) {
+        // Armed once, QEMU's autostart cannot be taken back: only arming is applied again.
+        if (req.autoResume && !rec.incoming.autoResume) {
+          await driver.cont(id);
+          this.records.update(id, (r) => (r.incoming!.autoResume = true));
+        }
+        return { uri: rec.incoming.uri };
+      }
+      await driver.setMigrationCapabilities(id, { events: true });
+      for (let attempt = 1; ; attempt++) {
+        const port = await this.o.ports.pick(this.o.address, this.portsInUse());
+        const uri = `tcp:${this.o.address.includes(':') ? `[${this.o.address}]` : this.o.address}:${port}`;
+        try {
+          await driver.migrateIncoming(id, uri);
+        } catch (e) {
+          // Taken between the pick and QEMU's bind: another port.
+          if (isHypervisorError(e, 'HV_COMMAND_FAILED') && attempt < PORT_ATTEMPTS && !(await this.o.ports.isFree(this.o.address, port))) continue;
+          throw e;
+        }
+        this.records.update(id, (r) => (r.incoming = { uri, port, pid: st.pid, at: clock.now(), autoResume: req.autoResume }));
+        // `cont` while incoming makes QEMU run the guest by itself the moment the stream
+        // completed (never before: a failed stream ends the process), saving the round trip of
+        // the completed event and our `cont` from the downtime. The event handler conts too.
+        if (req.autoResume) await driver.cont(id);
+        log.info({ shadowId: id, uri, autoResume: req.autoResume }, 'shadow listening for a live migration');
+        return { uri };
+      }
+    });
+  }
+
+  /**
+   * Waits until the incoming migration completed, runs the guest when it is still paused, and
+   * answers once it runs (the shadow is then promoted, mode `migrate`). Idempotent after that.
+   */
+  async resume(id: string, req: ResumeRequest): Promise<ResumeResult> {
+    const { driver, clock } = this.o;
+    const rec0 = this.records.get(id);
+    if (!rec0) throw new ShadowNotFoundError(id, 'resume');
+    if (rec0.promoted && rec0.promoted.mode !== 'migrate') throw new ShadowPromotedError(id, 'resume', `it was promoted (${rec0.promoted.mode})`);
+    const result = async (ok: boolean, migrationStatus: string | null, error: string | null): Promise<ResumeResult> => {
+      const st = await this.status(id);
+      return { shadowId: id, ok, resumedAt: st.promotion?.mode === 'migrate' ? st.promotion.at : null, migrationStatus, vm: st.vm, error };
+    };
+    if (rec0.promoted) return result(true, 'completed', null);
+    if (!rec0.incoming) throw new VmInvalidStateError(id, 'resume', 'not listening for a migration', 'an incoming migration (POST /v1/shadows/:id/incoming first)');
+    const deadline = clock.now() + req.timeoutMs;
+    let status: string | null = null;
+    for (;;) {
+      const rec = this.records.get(id);
+      if (!rec) throw new ShadowNotFoundError(id, 'resume');
+      if (rec.promoted) return result(true, 'completed', null);
+      let state: string;
+      try {
+        state = (await driver.status(id)).state;
+        status = state === 'exited' ? status : (await driver.queryMigration(id)).status;
+      } catch (e) {
+        return result(false, status, `the shadow VM cannot be observed: ${errText(e)}`);
+      }
+      if (state === 'running') {
+        this.markMigrated(id, clock.now());
+        return result(true, status, null);
+      }
+      if (state === 'exited' || state === 'defined' || (status !== null && MIGRATION_FAILED.has(status))) return result(false, status, `the incoming migration ended without a guest (VM ${state}, migration ${status ?? 'unknown'})`);
+      if (status === 'completed') {
+        const err = await this.runMigratedGuest(id, 'resume requested');
+        return err ? result(false, status, err) : result(true, status, null);
+      }
+      const left = deadline - clock.now();
+      if (left <= 0) return result(false, status, `the migration did not complete within ${req.timeoutMs} ms (status ${status ?? 'unknown'})`);
+      await pause(clock, Math.min(this.o.promoteEveryMs ?? 50, left), this.abort.signal, this.migrationWake);
+    }
+  }
+
   // --- internals ---
 
   private placement(rec: ShadowRecord): ShadowPlacement {
@@ -245,7 +431,7 @@ export class ShadowManager {
   }
 
   private portsInUse(): Set<number> {
-    return new Set(this.records.all().flatMap((r) => [r.servicePort, r.exportPort]));
+    return new Set(this.records.all().flatMap((r) => [r.servicePort, r.exportPort, ...(r.incoming ? [r.incoming.port] : [])]));
   }
 
   /** Validates what the drivers would reject, every problem at once (placeholder ports). */
@@ -321,6 +507,84 @@ export class ShadowManager {
     }
   }
 
+  /** Warm: the standby guest mounts the target's disk; then its health says primary. */
+  private async promoteWarm(id: string, deadline: number): Promise<{ ok: boolean; seq: number | null; error: string | null }> {
+    const rec = this.records.get(id)!;
+    const base = endpointUrl(this.o.address, rec.servicePort);
+    const every = { everyMs: this.o.promoteEveryMs ?? 50, signal: this.abort.signal };
+    const p = await promoteGuest(this.post, this.o.clock, `${base}/admin/promote?dev=${DATA_DEVICE}`, rec.spec.adminToken, deadline, every);
+    if (!p.ok) return p;
+    return waitPrimary(this.http, this.o.clock, base + GUEST_HEALTH_PATH, deadline, every);
+  }
+
+  /** Cold: the shadow VM is replaced by a normal boot on the target's export; then its health says primary. */
+  private async promoteCold(id: string, deadline: number): Promise<{ ok: boolean; seq: number | null; error: string | null }> {
+    const { driver, log } = this.o;
+    const base = await this.lock.run(id, async () => {
+      const rec = this.records.get(id)!;
+      await this.removeVm(id);
+      await driver.create(toPromotedVmSpec(rec.spec, this.placement(rec)));
+      const st = await driver.start(id);
+      log.info({ shadowId: id, pid: st.pid, servicePort: rec.servicePort }, 'cold promotion: VM booting on the target');
+      return endpointUrl(this.o.address, rec.servicePort);
+    });
+    return waitPrimary(this.http, this.o.clock, base + GUEST_HEALTH_PATH, deadline, { everyMs: this.o.promoteEveryMs ?? 50, signal: this.abort.signal });
+  }
+
+  /** Runs a migrated-in guest (`cont`) unless the host is fenced; null when it runs, else why not. */
+  private async runMigratedGuest(id: string, why: string): Promise<string | null> {
+    const { driver, clock, log } = this.o;
+    if (this.o.fenced?.()) {
+      log.warn({ shadowId: id, why }, 'migration completed but the host is fenced: the guest stays paused');
+      return 'the host is fenced: the guest stays paused';
+    }
+    try {
+      await driver.cont(id);
+    } catch (e) {
+      log.error({ shadowId: id, err: errText(e) }, 'running the migrated guest failed');
+      return `cont failed: ${errText(e)}`;
+    }
+    // The RESUME event (sent before cont's reply) marked it already, with QEMU's time.
+    this.markMigrated(id, clock.now());
+    return null;
+  }
+
+  /** Records a promotion by live migration (once): the guest runs here since `at`. */
+  private markMigrated(id: string, at: number): void {
+    const rec = this.records.get(id);
+    if (!rec || rec.promoted) return;
+    const since = rec.incoming?.at;
+    this.records.update(id, (r) => {
+      r.promoted = { mode: 'migrate', at, ms: null };
+      r.incoming = null;
+      r.lastError = null;
+    });
+    this.o.log.info({ shadowId: id, resumedAt: at, listenedMs: since !== undefined ? at - since : null }, 'shadow promoted by live migration: it is a primary now');
+  }
+
+  /** Migration events of shadows: run the guest when its stream completed, record its resume or failure. */
+  private onEvent(ev: VmEvent): void {
+    const rec = this.records.get(ev.vmId);
+    if (!rec?.incoming || rec.promoted) return;
+    this.migrationWake.poke();
+    const id = ev.vmId;
+    if (ev.type === 'RESUME') return this.markMigrated(id, ev.atMs);
+    if (ev.type === 'MIGRATION' && ev.data.status === 'completed') {
+      this.o.log.info({ shadowId: id, at: ev.atMs, autoResume: rec.incoming.autoResume }, 'incoming migration completed');
+      if (rec.incoming.autoResume) void this.runMigratedGuest(id, 'the migration completed');
+      return;
+    }
+    const failed = ev.type === 'EXITED' || (ev.type === 'MIGRATION' && MIGRATION_FAILED.has(String(ev.data.status)));
+    if (failed) {
+      const message = ev.type === 'EXITED' ? 'the shadow VM exited during the incoming migration' : `the incoming migration ended ${String(ev.data.status)}`;
+      this.records.update(id, (r) => {
+        r.incoming = null;
+        r.lastError = { code: 'MIGRATION_FAILED', message };
+      });
+      this.o.log.warn({ shadowId: id }, message);
+    }
+  }
+
   /** Kills and forgets a VM (no-op when the driver does not know it). */
   private async removeVm(vmId: string): Promise<void> {
     try {
@@ -339,10 +603,30 @@ export class ShadowManager {
     } catch (e) {
       if (!isHypervisorError(e, 'VM_NOT_FOUND')) throw e;
     }
+    if (rec.promoting) {
+      // Interrupted by the agent's end: not promoted; the server may retry.
+      this.records.update(id, (r) => {
+        r.promoting = null;
+        r.lastError = { code: 'PROMOTION_FAILED', message: 'the agent stopped during the promotion' };
+      });
+    }
+    if (rec.incoming && !rec.promoted) await this.adoptIncoming(id);
     if (rec.rehearsing) await this.cleanupRehearsal(id, rec.rehearsing);
     // Point-in-time exports only live during a rehearsal: any left belongs to an interrupted one.
     const t = await this.o.targets.status(id).catch(() => null);
     if (t?.state === 'running') for (const pit of await this.o.targets.listPointInTime(id)) await this.o.targets.releasePointInTime(id, pit);
+  }
+
+  /** An incoming migration found by a restarted agent: a guest already running is promoted; one whose stream completed is run (autoResume). */
+  private async adoptIncoming(id: string): Promise<void> {
+    const rec = this.records.get(id)!;
+    const st = await this.o.driver.status(id).catch(() => null);
+    if (st?.state === 'running') return this.markMigrated(id, this.o.clock.now());
+    if (!st || st.pid === null || st.pid !== rec.incoming!.pid) {
+      this.records.update(id, (r) => (r.incoming = null));
+      return;
+    }
+    if (st.state === 'paused' && rec.incoming!.autoResume && (await this.o.driver.queryMigration(id)).status === 'completed') await this.runMigratedGuest(id, 'the migration completed while the agent was down');
   }
 
   private async cleanupRehearsal(id: string, r: { vmId: string; pit: string }): Promise<void> {

@@ -51,6 +51,16 @@ export function toShadowVmSpec(spec: ShadowSpec, at: ShadowPlacement): VmSpecInp
   };
 }
 
+/**
+ * The VM a cold promotion boots: the shadow VM's shape, placement and disk (the target's
+ * export, which keeps serving it), booted normally (`umbra.data=vda`: it mounts the disk,
+ * replaying the journal) and not incoming. The same VM id as the shadow.
+ */
+export function toPromotedVmSpec(spec: ShadowSpec, at: ShadowPlacement): VmSpecInput {
+  const vm = toShadowVmSpec({ ...spec, flavor: 'migrate' }, at);
+  return { ...vm, incoming: false };
+}
+
 /** The id of a shadow's `n`th rehearsal VM: `<shadowId>-r<n>` (the shadow id cut to fit 63 characters). */
 export function rehearsalVmId(shadowId: string, n: number): string {
   const suffix = `-r${n}`;
