@@ -202,6 +202,31 @@ export class Agent {
     }
     const apiUrl = endpointUrl(listenHost, api.port);
 
+    /**
+     * What the server is told this host runs: the VM manager's VMs and the promoted shadows
+     * (primaries after a failover), with their service endpoints. The shadow part answers from
+     * the agent's records and the driver, within a deadline like the VM part.
+     */
+    const reportedVms = async () => {
+      const vms: { id: string; state: string; pid: number | null; endpoint?: string | null }[] = await manager.summaries();
+      const promoted = new Set(shadows.promotedIds());
+      if (promoted.size) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), 1000)));
+        const listed = await Promise.race([shadows.list(), late])
+          .catch(() => null)
+          .finally(() => clearTimeout(timer));
+        for (const s of listed ?? []) {
+          if (!promoted.has(s.id)) continue;
+          const i = vms.findIndex((v) => v.id === s.id);
+          const entry = { id: s.id, state: s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
+          if (i >= 0) vms[i] = entry;
+          else vms.push(entry);
+        }
+      }
+      return vms;
+    };
+
     lease = new LeaseKeeper({
       name: cfg.name,
       clock,
@@ -210,8 +235,8 @@ export class Agent {
       leaseMs: cfg.leaseMs ?? 15_000,
       random: deps.random,
       persistence: leaseFile(cfg.runDir),
-      registration: async () => ({ name: cfg.name, apiUrl, address: cfg.address, labels: cfg.labels ?? {}, capacity, vms: await manager.summaries() }),
-      heartbeat: async () => ({ vms: await manager.summaries() }),
+      registration: async () => ({ name: cfg.name, apiUrl, address: cfg.address, labels: cfg.labels ?? {}, capacity, vms: await reportedVms() }),
+      heartbeat: async () => ({ vms: await reportedVms() }),
       fence: async () => {
         const report = await fenceVms(driver, fenceTargets(manager.fenceTargets(), shadows), { clock, log });
         for (const id of report.killed) replication?.hold(id, 'the VM was killed by fencing');

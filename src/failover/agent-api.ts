@@ -19,8 +19,8 @@ export interface FailoverAgentApi {
   stopVm(agent: AgentTarget, instance: string): Promise<void>;
   /** Ends the VM's process at once. */
   killVm(agent: AgentTarget, instance: string): Promise<void>;
-  /** Kills the VM and removes its files on that host (unknown: no-op). */
-  deleteVm(agent: AgentTarget, instance: string): Promise<void>;
+  /** Kills the VM and removes its files on that host (unknown: no-op). A promoted shadow (the VM after an earlier failover) is released explicitly. */
+  deleteVm(agent: AgentTarget, instance: string, opts?: { promotedShadow?: boolean }): Promise<void>;
   /** Stops the VM's replication (none: no-op). */
   stopReplication(agent: AgentTarget, instance: string): Promise<void>;
   /** Promotes a shadow in place: `warm` takeover or `cold` boot from its synchronized disk. */
@@ -38,15 +38,22 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
   constructor(private readonly http: HttpAgentApi) {}
 
   async stopVm(agent: AgentTarget, instance: string): Promise<void> {
-    await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/stop`, {}, { host: agent.name, op: 'fence', vmId: instance }, 15_000));
+    try {
+      await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/stop`, {}, { host: agent.name, op: 'fence', vmId: instance }, 15_000));
+    } catch (e) {
+      // `stop` refuses only a VM without a process (crashed, killed): nothing left to fence.
+      if (e instanceof AgentError && e.context.agentCode === 'VM_INVALID_STATE') return;
+      throw e;
+    }
   }
 
   async killVm(agent: AgentTarget, instance: string): Promise<void> {
     await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/kill`, {}, { host: agent.name, op: 'kill', vmId: instance }, 15_000));
   }
 
-  async deleteVm(agent: AgentTarget, instance: string): Promise<void> {
-    await this.tolerate404(() => this.http.call(agent, 'DELETE', `/v1/vms/${enc(instance)}`, undefined, { host: agent.name, op: 'delete', vmId: instance }, 30_000));
+  async deleteVm(agent: AgentTarget, instance: string, opts: { promotedShadow?: boolean } = {}): Promise<void> {
+    const path = opts.promotedShadow ? `/v1/shadows/${enc(instance)}?promoted=kill` : `/v1/vms/${enc(instance)}`;
+    await this.tolerate404(() => this.http.call(agent, 'DELETE', path, undefined, { host: agent.name, op: 'delete', vmId: instance }, 30_000));
   }
 
   async stopReplication(agent: AgentTarget, instance: string): Promise<void> {

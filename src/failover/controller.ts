@@ -341,7 +341,7 @@ export class FailoverController {
       case 'retire_old': {
         if (!this.alive(from)) return { detail: `host ${r.fromHost} lost: its leftovers are removed when it returns` };
         // The fenced guest is paused: it cannot power down by itself, and it must not run again.
-        await this.o.agents.deleteVm(from, r.fromInstance);
+        await this.o.agents.deleteVm(from, r.fromInstance, { promotedShadow: r.fromInstance !== r.vmId });
         return { detail: `${r.fromInstance} killed and removed on ${r.fromHost}` };
       }
     }

@@ -505,7 +505,8 @@ export class ShadowReconciler {
             return;
           }
           for (const s of listed) {
-            if (known.has(s.id) || this.creating.has(s.id)) continue;
+            // A promoted shadow is a primary now (the VM's instance after a failover), not garbage.
+            if (known.has(s.id) || this.creating.has(s.id) || s.promoted) continue;
             this.o.log.warn({ host: a.name, shadowId: s.id }, 'removing a shadow no record knows');
             await this.o.agents.deleteShadow(a, s.id).catch(() => undefined);
           }
