@@ -122,7 +122,7 @@ describe.skipIf(!isRoot)('failover on the lab: SIGKILL of the primary, warm shad
     // The event log has every step.
     const events = (await api<{ events: EventRow[] }>('GET', '/v1/events?vm=vm1&limit=10000')).events;
     const steps = events.filter((e) => e.kind === 'failover.step' && e.data.failoverId === done.id).map((e) => e.data.step);
-    expect(steps).toEqual(['fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'adopt', 'retire_old']);
+    expect(steps).toEqual(['hook_before_fence', 'fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover']);
     expect(events.some((e) => e.kind === 'failover.done')).toBe(true);
   }, 400_000);
 

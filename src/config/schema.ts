@@ -124,6 +124,42 @@ export type WarmupTask =
   | { command: { argv: string[]; timeout: number } };
 
 // ---------------------------------------------------------------------------------------------
+// failover hooks
+
+const hookCommandSchema = z.strictObject({
+  argv: z
+    .array(nonEmptyString('a non-empty argument'), { error: 'expected a list of arguments such as [/usr/local/bin/drain, "{vm}"] (a shell string is never run)' })
+    .min(1, { message: 'expected at least the program to run' })
+    .describe('Program and arguments, run without a shell; {vm}, {failover}, {from}, {to}, {path} are replaced in each argument.'),
+  timeout: duration().prefault('30s').describe('Time allowed; past it the hook is killed and counts as failed.'),
+});
+const hookWebhookSchema = z.strictObject({
+  url: z
+    .string({ error: 'expected an http(s) URL' })
+    .refine((u) => /^https?:\/\/\S+$/.test(u) && URL.canParse(u), { message: 'expected an http(s) URL' })
+    .describe('POSTed a JSON body {hook, vm, failover, from, to, path, reason}; a 2xx answer is success.'),
+  timeout: duration().prefault('10s').describe('Time allowed for the answer.'),
+});
+/** One hook: a command or a webhook; `veto` (before_fence only): its failure cancels the failover. */
+export const failoverHookSchema = z
+  .strictObject({
+    command: hookCommandSchema.optional(),
+    webhook: hookWebhookSchema.optional(),
+    veto: z.boolean().prefault(false).describe('before_fence only: a failed hook cancels the failover before anything changed.'),
+  }, { error: 'expected a mapping with command: or webhook:' })
+  .superRefine((h, ctx) => {
+    if (Number(h.command !== undefined) + Number(h.webhook !== undefined) !== 1) ctx.addIssue({ code: 'custom', message: 'expected exactly one of command: or webhook:' });
+  });
+/** A failover hook as the controller runs it. Timeouts in seconds. */
+export type FailoverHook = z.output<typeof failoverHookSchema>;
+
+const failoverHooksSchema = z.strictObject({
+  before_fence: z.array(failoverHookSchema).prefault([]).describe('Run before the primary is fenced (a veto hook may cancel the failover).'),
+  after_traffic: z.array(failoverHookSchema).prefault([]).describe('Run once traffic goes to the new primary.'),
+  after_failover: z.array(failoverHookSchema).prefault([]).describe('Run when the failover is done.'),
+}, { error: 'expected a mapping with before_fence:, after_traffic: and/or after_failover:' });
+
+// ---------------------------------------------------------------------------------------------
 // policies
 
 const maxFailoversSchema = z.strictObject({
@@ -215,6 +251,11 @@ const policyFields = {
     schema: maxFailoversSchema,
     default: { count: 3, window: '24h' },
     doc: 'At most count failovers per VM within window; beyond that the VM is left alone and an alert raised.',
+  },
+  failover_hooks: {
+    schema: failoverHooksSchema,
+    default: {},
+    doc: 'Commands (argv, no shell) or webhooks run at named failover steps, each with a timeout; outcomes are recorded in the failover.',
   },
 } as const;
 

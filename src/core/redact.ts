@@ -11,3 +11,14 @@ export function redactUrl(url: string): string {
     return url;
   }
 }
+
+/**
+ * A URL split for fetch: the URL without credentials, and an `Authorization: Basic` header made
+ * from them (fetch refuses URLs with credentials, and its error would quote the password).
+ */
+export function credentialsAsHeader(url: string): { url: string; headers: Record<string, string> } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { url, headers: {} };
+  const authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  return { url: redactUrl(url), headers: { authorization } };
+}

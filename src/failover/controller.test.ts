@@ -107,14 +107,16 @@ describe('FailoverController', () => {
     const [fo] = await store.read((r) => r.listFailovers());
     expect(fo).toMatchObject({ state: 'done', path: 'warm', fromHost: 'h1', toHost: 'h2', shadowId: 'vm1-s1', dataLossBoundSeconds: 0 });
     expect(fo.reason).toMatch(/state in \[crashed/);
-    expect(fo.steps.map((s) => [s.name, s.ok])).toEqual(['fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'adopt', 'retire_old'].map((n) => [n, true]));
+    expect(fo.steps.map((s) => [s.name, s.ok])).toEqual(
+      ['hook_before_fence', 'fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover'].map((n) => [n, true]),
+    );
     expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.2', port: 4000 });
     const vm = (await store.read((r) => r.getVm('vm1')))!;
     expect(vm.spec).toMatchObject({ host: 'h2', instance: 'vm1-s1' });
     expect(await store.read((r) => r.getShadow('vm1-s1'))).toBeUndefined();
     expect(kicked).toBe(1);
     const kinds = await events();
-    expect(kinds.filter((k) => k === 'failover.step')).toHaveLength(8);
+    expect(kinds.filter((k) => k === 'failover.step')).toHaveLength(11);
     expect(kinds).toContain('failover.started');
     expect(kinds).toContain('failover.done');
   });
@@ -153,7 +155,7 @@ describe('FailoverController', () => {
     expect(clock.now()).toBeGreaterThanOrEqual(T0 + 15_000 + 2000);
     expect(agents.calls[0]).toBe('promote vm1-s1 warm on h2');
     const [fo] = await store.read((r) => r.listFailovers());
-    expect(fo.steps[0]).toMatchObject({ name: 'fence', ok: true, detail: expect.stringMatching(/lease expired/) });
+    expect(fo.steps.find((s) => s.name === 'fence')).toMatchObject({ ok: true, detail: expect.stringMatching(/lease expired/) });
   });
 
   it('a failed promotion fails the failover, alerts, and leaves the VM where it was', async () => {
@@ -189,6 +191,43 @@ describe('FailoverController', () => {
     expect(agents.calls[0]).toBe('migrate vm1 -> vm1-s1 on h2 on h1');
     expect(agents.calls).not.toContain('stop vm1 on h1');
     expect(r.failover?.data).toMatchObject({ migrationDowntimeMs: 30 });
+  });
+
+  it('hooks: outcomes recorded; a failed veto hook before fencing cancels the failover with nothing changed', async () => {
+    cfg = config(`policies:
+  failover_hooks:
+    before_fence:
+      - command: { argv: [/bin/sh, -c, 'echo draining {vm}'], timeout: 5s }
+    after_failover:
+      - command: { argv: [/bin/false] }
+`);
+    await setState('crashed');
+    await ctl.pass();
+    const [fo] = await store.read((r) => r.listFailovers());
+    expect(fo.state).toBe('done');
+    expect(fo.steps.find((s) => s.name === 'hook_before_fence')).toMatchObject({ ok: true, detail: '1 hook(s), all ok' });
+    expect(fo.steps.find((s) => s.name === 'hook_after_failover')?.detail).toMatch(/1 failed: command \/bin\/false/);
+    expect((fo.data.hooks_before_fence as { output: string }[])[0].output).toBe('draining vm1\n');
+
+    // A veto hook that fails: aborted, no agent touched.
+    await store.transaction((tx) => tx.putShadow({ ...shadowRow(), id: 'vm1-s2', host: 'h1' }));
+    cfg = config(`policies:
+  cooldown: 1s
+  probation: 1s
+  failover_hooks:
+    before_fence:
+      - command: { argv: [/bin/sh, -c, 'exit 7'] }
+        veto: true
+`);
+    clock.advance(5000);
+    agents.calls = [];
+    await store.transaction((tx) => tx.setVmStatus('vm1', { state: 'crashed', host: 'h2', pid: null, endpoint: null, observedAt: T0, lastError: null }));
+    await ctl.pass();
+    const [vetoed] = await store.read((r) => r.listFailovers());
+    expect(vetoed.state).toBe('aborted');
+    expect(vetoed.steps.map((s) => [s.name, s.ok])).toEqual([['hook_before_fence', false]]);
+    expect(agents.calls).toEqual([]);
+    expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('failover_vetoed/vm1');
   });
 
   it('--dry-run decides and changes nothing', async () => {

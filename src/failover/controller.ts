@@ -26,6 +26,7 @@ import type { FailoverAgentApi } from './agent-api.js';
 import { evaluate, parseCriteria, type CriteriaNode, type TimedValue } from './criteria/index.js';
 import { decideFailover, orderFailovers, type FailoverDecision, type FailoverHistoryItem } from './decide.js';
 import { beginStep, endStep, nextStep, startRecord, stepDurations, type FailoverStep } from './pipeline.js';
+import { runHook, type HookOutcome } from './hooks.js';
 
 /** Logging the controller does (pino satisfies it). */
 export interface FailoverLogger {
@@ -209,14 +210,17 @@ export class FailoverController {
       let ok = false;
       let detail = '';
       let data: Record<string, unknown> = {};
+      let veto = false;
       try {
         ({ detail, data = {} } = await this.runStep(begun, step));
         ok = true;
       } catch (e) {
+        veto = e instanceof HookVetoError;
+        if (veto) data = (e as HookVetoError).data;
         detail = isUmbraError(e) || e instanceof Error ? e.message : String(e);
       }
       const now = this.o.clock.now();
-      r = endStep(begun, step, ok, detail, now, data);
+      r = endStep(begun, step, ok, detail, now, data, veto);
       const ended = r;
       await this.o.store.transaction((tx) => {
         tx.putFailover(ended);
@@ -235,11 +239,13 @@ export class FailoverController {
   private finish(tx: StoreTx, r: FailoverRow, now: number): void {
     tx.appendEvent({
       t: now,
-      kind: r.state === 'done' ? 'failover.done' : 'failover.failed',
+      kind: `failover.${r.state}`,
       vmId: r.vmId,
       data: { failoverId: r.id, path: r.path, to: r.toHost, totalMs: now - r.startedAt, steps: stepDurations(r), dataLossBoundSeconds: r.dataLossBoundSeconds },
     });
-    if (r.state === 'failed') {
+    if (r.state === 'aborted') {
+      raiseAlert(tx, now, { key: `failover_vetoed/${r.vmId}`, kind: 'failover_vetoed', severity: 'warning', vmId: r.vmId, shadowId: r.shadowId, summary: `failover ${r.id} of ${r.vmId} cancelled by a before_fence hook: ${r.steps.at(-1)?.detail}` });
+    } else if (r.state === 'failed') {
       raiseAlert(tx, now, { key: `failover_failed/${r.vmId}`, kind: 'failover_failed', severity: 'critical', vmId: r.vmId, shadowId: r.shadowId, summary: `failover ${r.id} of ${r.vmId} failed at ${r.steps.at(-1)?.name}: ${r.steps.at(-1)?.detail}` });
     } else {
       resolveAlert(tx, now, `failover_failed/${r.vmId}`, 'a later failover succeeded');
@@ -259,6 +265,10 @@ export class FailoverController {
     const from = await this.agent(r.fromHost);
     const to = await this.agent(r.toHost);
     switch (step) {
+      case 'hook_before_fence':
+      case 'hook_after_traffic':
+      case 'hook_after_failover':
+        return this.hooks(r, step.slice('hook_'.length) as 'before_fence' | 'after_traffic' | 'after_failover');
       case 'fence': {
         if (this.alive(from)) {
           try {
@@ -347,6 +357,26 @@ export class FailoverController {
     }
   }
 
+  /** Runs the VM's hooks for `which`, one after the other; a failed veto hook before fencing throws {@link HookVetoError}. */
+  private async hooks(r: FailoverRow, which: 'before_fence' | 'after_traffic' | 'after_failover'): Promise<{ detail: string; data?: Record<string, unknown> }> {
+    const vm = await this.o.store.read((x) => x.getVm(r.vmId));
+    const { policy } = resolvePolicy(this.o.config().policies, { name: r.vmId, labels: { ...(vm?.spec.labels ?? {}) } });
+    const hooks = policy.failover_hooks[which];
+    if (!hooks.length) return { detail: 'no hooks' };
+    const outcomes: HookOutcome[] = [];
+    for (const h of hooks) {
+      const o = await runHook(h, { hook: which, vm: r.vmId, failover: r.id, from: r.fromHost, to: r.toHost, path: r.path, reason: r.reason });
+      outcomes.push(o);
+      this.o.log.info({ vmId: r.vmId, failoverId: r.id, hook: which, what: o.what, ok: o.ok, ms: o.ms, err: o.error }, 'failover hook ran');
+      if (!o.ok && which === 'before_fence' && o.veto) throw new HookVetoError(`${o.what} failed (${o.error}): the failover is cancelled`, { [`hooks_${which}`]: outcomes });
+    }
+    const failed = outcomes.filter((o) => !o.ok);
+    return {
+      detail: `${outcomes.length} hook(s), ${failed.length ? `${failed.length} failed: ${failed.map((f) => `${f.what}: ${f.error}`).join('; ')}` : 'all ok'}`,
+      data: { [`hooks_${which}`]: outcomes },
+    };
+  }
+
   /** The new primary's endpoint: from the promotion, else its shadow record. */
   private async endpointOf(r: FailoverRow): Promise<string | null> {
     const fresh = await this.o.store.read((x) => x.getFailover(r.id));
@@ -365,6 +395,14 @@ export class FailoverController {
       const u = new URL(vm.status.endpoint);
       await t.ensure(vm.id, { host: u.hostname, port: Number(u.port) }).catch((e: unknown) => this.o.log.warn({ vmId: vm.id, err: e instanceof Error ? e.message : String(e) }, 'traffic switch not applied'));
     }
+  }
+}
+
+/** A before_fence hook marked `veto` failed: the failover ends `aborted`, nothing changed. */
+class HookVetoError extends Error {
+  constructor(message: string, readonly data: Record<string, unknown>) {
+    super(message);
+    this.name = 'HookVetoError';
   }
 }
 

@@ -4,6 +4,8 @@
  * resumes where it was. Pure: the controller (controller.ts) does the side effects.
  *
  * Steps (each idempotent on the agents, so redoing an unfinished one is safe):
+ * - `hook_before_fence`, `hook_after_traffic`, `hook_after_failover`: the policy's hooks
+ *   (hooks.ts); a failed `veto` hook before fencing aborts the failover, nothing changed;
  * - `fence`: the primary can no longer write: its agent pauses it (or it is already gone); when
  *   its agent is unreachable, wait until its lease has expired (the agent fences itself);
  * - `stop_replication`: the primary's mirror into the shadow's target is stopped (a warm guest
@@ -21,13 +23,24 @@
 import type { FailoverRow, FailoverStepRecord } from '../store/store.js';
 import type { FailoverDecision } from './decide.js';
 
-export type FailoverStep = 'fence' | 'stop_replication' | 'promote' | 'resize' | 'health' | 'traffic' | 'adopt' | 'retire_old';
+export type FailoverStep =
+  | 'hook_before_fence'
+  | 'fence'
+  | 'stop_replication'
+  | 'promote'
+  | 'resize'
+  | 'health'
+  | 'traffic'
+  | 'hook_after_traffic'
+  | 'adopt'
+  | 'retire_old'
+  | 'hook_after_failover';
 
 /** The steps of a path, in order. */
 export function stepsOf(path: FailoverRow['path']): readonly FailoverStep[] {
   return path === 'migrate'
-    ? ['promote', 'resize', 'health', 'traffic', 'adopt', 'retire_old']
-    : ['fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'adopt', 'retire_old'];
+    ? ['hook_before_fence', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover']
+    : ['hook_before_fence', 'fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover'];
 }
 
 /** The record of a failover about to start (its intent), written before the first step. */
@@ -72,11 +85,11 @@ export function beginStep(r: FailoverRow, step: FailoverStep, now: number): Fail
   return { ...r, steps: [...steps, { name: step, startedAt: now, endedAt: null, ok: null, detail: '' }] };
 }
 
-/** The record with `step` ended; a failed step fails the failover. */
-export function endStep(r: FailoverRow, step: FailoverStep, ok: boolean, detail: string, now: number, data: Record<string, unknown> = {}): FailoverRow {
+/** The record with `step` ended; a failed step fails the failover (`abort`: it ends `aborted`, nothing was changed). */
+export function endStep(r: FailoverRow, step: FailoverStep, ok: boolean, detail: string, now: number, data: Record<string, unknown> = {}, abort = false): FailoverRow {
   const steps: FailoverStepRecord[] = r.steps.map((x) => (x.name === step && x.ok === null ? { ...x, endedAt: now, ok, detail } : x));
   const next: FailoverRow = { ...r, steps, data: { ...r.data, ...data } };
-  if (!ok) return { ...next, state: 'failed', endedAt: now };
+  if (!ok) return { ...next, state: abort ? 'aborted' : 'failed', endedAt: now };
   return nextStep(next) === null ? { ...next, state: 'done', endedAt: now } : next;
 }
 

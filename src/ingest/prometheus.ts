@@ -1,4 +1,4 @@
-import { redactUrl } from '../core/redact.js';
+import { credentialsAsHeader, redactUrl } from '../core/redact.js';
 import { readFile as readFileText } from 'node:fs/promises';
 import { InputError, UmbraError } from '../core/errors.js';
 import type { RawSeries } from '../forecast/types.js';
@@ -147,13 +147,8 @@ export async function fetchPrometheusRange(q: PrometheusRangeQuery): Promise<Raw
     throw new InputError(`not an http(s) URL: ${JSON.stringify(shown)}`, { file: shown });
   }
   const doFetch = q.fetchImpl ?? fetch;
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  // Credentials in the URL become a Basic header (fetch refuses such URLs, and its error would
-  // quote the password); the request goes to the URL without them. A bearer token wins.
-  const u = new URL(endpoint);
-  if (u.username || u.password) {
-    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
-  }
+  // Credentials in the URL become a Basic header; the request goes to the URL without them. A bearer token wins.
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...credentialsAsHeader(endpoint).headers };
   if (q.token) headers.authorization = `Bearer ${q.token}`;
   const body = new URLSearchParams({ query: q.query, start: String(q.start), end: String(q.end), step: String(q.step) });
   const unavailable = (message: string, cause?: unknown): UmbraError =>

@@ -5,7 +5,7 @@
  * (`POST /api/v2/alerts`). The formatting functions are pure.
  */
 import type { Clock } from '../core/clock.js';
-import { redactUrl } from '../core/redact.js';
+import { credentialsAsHeader, redactUrl } from '../core/redact.js';
 import type { AlertRow, Store, StoreTx } from '../store/store.js';
 
 /** What raising an alert needs. */
@@ -167,9 +167,10 @@ export class AlertSender {
 
   private async post(url: string, body: unknown, sink: string): Promise<boolean> {
     try {
-      const res = await fetch(url, {
+      const target = credentialsAsHeader(url);
+      const res = await fetch(target.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...target.headers },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000),
       });
