@@ -48,7 +48,7 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
   }
 
   async killVm(agent: AgentTarget, instance: string): Promise<void> {
-    await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/kill`, {}, { host: agent.name, op: 'kill', vmId: instance }, 15_000));
+    await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/kill`, {}, { host: agent.name, op: 'kill', vmId: instance }, 30_000));
   }
 
   async deleteVm(agent: AgentTarget, instance: string, opts: { promotedShadow?: boolean } = {}): Promise<void> {

@@ -103,7 +103,8 @@ describe('FailoverController', () => {
     expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.1', port: 3000 }); // the path is (re)applied every pass
     await setState('crashed');
     await ctl.pass();
-    expect(agents.calls).toEqual(['stop vm1 on h1', 'stop replication vm1 on h1', 'promote vm1-s1 warm on h2', 'resize vm1-s1 2/256 on h2', 'delete vm1 on h1']);
+    // Crashed: nothing to pause; the agent's kill makes sure (a no-op on an exited VM).
+    expect(agents.calls).toEqual(['kill vm1 on h1', 'stop replication vm1 on h1', 'promote vm1-s1 warm on h2', 'resize vm1-s1 2/256 on h2', 'delete vm1 on h1']);
     const [fo] = await store.read((r) => r.listFailovers());
     expect(fo).toMatchObject({ state: 'done', path: 'warm', fromHost: 'h1', toHost: 'h2', shadowId: 'vm1-s1', dataLossBoundSeconds: 0 });
     expect(fo.reason).toMatch(/state in \[crashed/);
@@ -228,6 +229,19 @@ describe('FailoverController', () => {
     expect(vetoed.steps.map((s) => [s.name, s.ok])).toEqual([['hook_before_fence', false]]);
     expect(agents.calls).toEqual([]);
     expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('failover_vetoed/vm1');
+  });
+
+  it('fencing: a running primary is paused, a hung one (monitor silent) is killed', async () => {
+    await ctl.failover('vm1'); // running: manual failover (overload-like)
+    expect(agents.calls[0]).toBe('stop vm1 on h1');
+    agents.calls = [];
+    await store.transaction((tx) => {
+      tx.updateVmSpec('vm1', { vcpus: 1, memoryMiB: 128, host: 'h1', labels: {} });
+      tx.putShadow(shadowRow());
+      tx.setVmStatus('vm1', { state: 'unknown', host: 'h1', pid: 100, endpoint: null, observedAt: T0, lastError: null });
+    });
+    await ctl.failover('vm1');
+    expect(agents.calls[0]).toBe('kill vm1 on h1');
   });
 
   it('--dry-run decides and changes nothing', async () => {

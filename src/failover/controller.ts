@@ -271,9 +271,21 @@ export class FailoverController {
         return this.hooks(r, step.slice('hook_'.length) as 'before_fence' | 'after_traffic' | 'after_failover');
       case 'fence': {
         if (this.alive(from)) {
+          // A running guest is paused (the process stays, for a graceful end later); a hung one
+          // (its monitor does not answer) or one whose pause fails is killed.
+          const state = (await this.o.store.read((x) => x.getVm(r.vmId)))?.status.state;
           try {
-            await this.o.agents.stopVm(from, r.fromInstance);
-            return { detail: `paused on ${r.fromHost} by its agent` };
+            if (state === 'running' || state === 'paused') {
+              try {
+                await this.o.agents.stopVm(from, r.fromInstance);
+                return { detail: `paused on ${r.fromHost} by its agent` };
+              } catch (e) {
+                if (isUmbraError(e) && e.code === 'AGENT_UNAVAILABLE') throw e;
+                this.o.log.warn({ vmId: r.vmId, err: e instanceof Error ? e.message : String(e) }, 'pausing the primary failed: killing it');
+              }
+            }
+            await this.o.agents.killVm(from, r.fromInstance);
+            return { detail: `killed on ${r.fromHost} by its agent (${state ?? 'unknown state'})` };
           } catch (e) {
             if (!isUmbraError(e) || e.code !== 'AGENT_UNAVAILABLE') throw e;
           }
