@@ -47,6 +47,10 @@ class FakeTraffic implements TrafficSwitch {
   readonly name = 'fake';
   readonly capabilities = { routesPort: true, checksHealth: false, ipv6: true };
   routes = new Map<string, Backend>();
+  counters = { requests: 0, http5xx: 0, connectionErrors: 0, responseErrors: 0 };
+  async stats(service: string) {
+    return { service, servers: {}, backend: { ...this.counters } };
+  }
   async ensure(service: string, b: Backend) {
     const changed = JSON.stringify(this.routes.get(service)) !== JSON.stringify(b);
     this.routes.set(service, b);
@@ -242,6 +246,24 @@ describe('FailoverController', () => {
     });
     await ctl.failover('vm1');
     expect(agents.calls[0]).toBe('kill vm1 on h1');
+  });
+
+  it('http_error_rate from the traffic switch: 5xx answers through HAProxy held for the window trigger a failover', async () => {
+    cfg = config('policies:\n  failover_criteria: "http_error_rate > 50% for 4s"\n');
+    const tick = async (requests: number, errors: number) => {
+      traffic.counters.requests += requests;
+      traffic.counters.http5xx += errors;
+      await ctl.pass();
+      clock.advance(1000);
+    };
+    for (let i = 0; i < 6; i++) await tick(10, 0); // healthy
+    for (let i = 0; i < 3; i++) await tick(10, 9); // 90 % errors, not for 4 s yet
+    expect(await store.read((r) => r.listFailovers())).toEqual([]);
+    for (let i = 0; i < 3; i++) await tick(10, 9);
+    const [fo] = await store.read((r) => r.listFailovers());
+    expect(fo).toMatchObject({ state: 'done', path: 'warm' });
+    expect(fo.reason).toMatch(/http_error_rate > 50% for 4s/);
+    expect(agents.calls[0]).toBe('stop vm1 on h1'); // running: paused, not killed
   });
 
   it('--dry-run decides and changes nothing', async () => {

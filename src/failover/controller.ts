@@ -20,7 +20,8 @@ import { isUmbraError } from '../core/errors.js';
 import { resolvePolicy } from '../config/resolve.js';
 import type { UmbraConfig } from '../config/schema.js';
 import type { AgentRow, FailoverRow, ShadowRow, Store, StoreTx, VmRow } from '../store/store.js';
-import type { TrafficSwitch } from '../traffic/switch.js';
+import type { ServerCounters, TrafficSwitch } from '../traffic/switch.js';
+import { errorRateBetween } from '../traffic/stats.js';
 import { raiseAlert, resolveAlert } from '../shadow/alerts.js';
 import type { FailoverAgentApi } from './agent-api.js';
 import { evaluate, parseCriteria, type CriteriaNode, type TimedValue } from './criteria/index.js';
@@ -86,6 +87,8 @@ export function criteriaState(state: string): string | null {
 /** See the module comment. */
 export class FailoverController {
   private readonly criteriaCache = new Map<string, CriteriaNode>();
+  /** Per VM: the traffic switch's last counters, and the 5xx % of each pass since (the `http_error_rate` signal). */
+  private readonly httpErrors = new Map<string, { last: ServerCounters | null; samples: TimedValue[] }>();
   private running: Promise<void> | null = null;
 
   constructor(private readonly o: FailoverControllerOptions) {}
@@ -113,6 +116,7 @@ export class FailoverController {
   private async doPass(): Promise<void> {
     for (const r of await this.o.store.read((x) => x.listFailovers({ running: true }))) await this.drive(r);
     const snap = await this.snapshot();
+    await this.readHttpErrors(snap.vms);
     const decisions: FailoverDecision[] = [];
     const now = this.o.clock.now();
     for (const vm of snap.vms) decisions.push(this.decide(vm, snap, {}));
@@ -169,7 +173,7 @@ export class FailoverController {
       state: hostLost ? null : criteriaState(vm.status.state),
       hostLost,
       allocation: { vcpus: vm.spec.vcpus, memoryMiB: vm.spec.memoryMiB },
-      samples: snap.samples.get(vm.id) ?? {},
+      samples: { ...(snap.samples.get(vm.id) ?? {}), http_5xx_pct: this.httpErrors.get(vm.id)?.samples ?? [] },
     });
     const shadow = pickShadow(snap.shadows, vm.id);
     const shadowAgent = shadow ? snap.agents.find((a) => a.name === shadow.host) : undefined;
@@ -396,6 +400,26 @@ export class FailoverController {
     if (typeof fromPromote === 'string') return fromPromote;
     const shadow = await this.o.store.read((x) => x.getShadow(r.shadowId));
     return shadow?.status.vm?.endpoint ?? null;
+  }
+
+  /**
+   * Reads the traffic switch's counters of every VM and records the 5xx share of the requests
+   * since the last pass as a sample (none when there were no requests: no evidence either way).
+   */
+  private async readHttpErrors(vms: readonly VmRow[]): Promise<void> {
+    const t = this.o.traffic;
+    if (!t?.stats) return;
+    const nowS = this.o.clock.now() / 1000;
+    for (const vm of vms) {
+      const stats = await t.stats(vm.id).catch(() => null);
+      if (!stats) continue;
+      const h = this.httpErrors.get(vm.id) ?? { last: null, samples: [] };
+      const w = errorRateBetween(h.last, stats.backend);
+      h.last = stats.backend;
+      if (w.rate !== null) h.samples.push({ t: nowS, value: w.rate * 100 });
+      while (h.samples.length && h.samples[0].t < nowS - LOOKBACK_S) h.samples.shift();
+      this.httpErrors.set(vm.id, h);
+    }
   }
 
   /** Points every VM's traffic at its primary (idempotent; heals a stale path). */

@@ -44,6 +44,13 @@ export const CRITERIA_METRICS = {
     units: ['%', ''],
     forecastable: false,
   },
+  http_error_rate: {
+    meaning: '% of 5xx answers among the requests through the traffic switch (HAProxy hrsp_5xx / req_tot, per pass), on every reading over the `for` window',
+    sampleMetric: 'http_5xx_pct',
+    sampleUnit: '%',
+    units: ['%', ''],
+    forecastable: false,
+  },
   probe_failures: {
     meaning: 'consecutive failed health probes, counted back from the latest one (probe_ok = 0)',
     sampleMetric: 'probe_ok',
