@@ -13,6 +13,7 @@ import { isUmbraError } from '../core/errors.js';
 import type { Store, VmRow } from '../store/store.js';
 import type { AgentApi } from './agent-client.js';
 import { ENSURE_STATES, observeVmStatus, sameStatus, type EnsureOutcome } from './vm-status.js';
+import { findOrphans, OrphanTracker, type OrphanVm } from './orphans.js';
 
 /** The guest image every VM boots (paths on the agents' hosts: the lab shares one file system). */
 export interface GuestImageRef {
@@ -41,6 +42,8 @@ export interface ReconcilerOptions {
   backoffBaseMs?: number;
   /** Default 5 min. */
   backoffMaxMs?: number;
+  /** How long a VM no record claims may run before it is removed (default 15 s). */
+  orphanGraceMs?: number;
 }
 
 /** What one rebuild found. */
@@ -49,6 +52,8 @@ export interface RebuildReport {
   changed: number;
   /** VMs a live host should run but does not report. */
   toEnsure: VmRow[];
+  /** VMs live hosts report that no record claims (see orphans.ts). */
+  orphans: OrphanVm[];
 }
 
 /** The AgentVmSpec an agent gets for a VM record. */
@@ -72,8 +77,11 @@ export class Reconciler {
   private readonly outcomes = new Map<string, EnsureOutcome & { failures: number }>();
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly aliveBefore = new Map<string, boolean>();
+  private readonly orphans: OrphanTracker;
 
-  constructor(private readonly o: ReconcilerOptions) {}
+  constructor(private readonly o: ReconcilerOptions) {
+    this.orphans = new OrphanTracker(o.orphanGraceMs ?? 15_000);
+  }
 
   /** Observe, then ensure what is missing. */
   async pass(signal?: AbortSignal): Promise<RebuildReport> {
@@ -87,8 +95,31 @@ export class Reconciler {
       if (last && now < last.at + (last.error ? this.backoffMs(last.failures) : this.backoffMs(1))) continue;
       await this.ensure(vm.id);
     }
+    await this.removeOrphans(report.orphans, signal);
     if (report.toEnsure.length) await this.rebuild();
     return report;
+  }
+
+  /**
+   * Removes VMs no record claims once they were seen so for the grace period (a host back from
+   * a lost lease still holds its fenced, paused old primary: never a second copy).
+   */
+  private async removeOrphans(orphans: readonly OrphanVm[], signal?: AbortSignal): Promise<void> {
+    const now = this.o.clock.now();
+    for (const o of this.orphans.due(orphans, now)) {
+      if (signal?.aborted) return;
+      const agent = await this.o.store.read((r) => r.getAgent(o.host));
+      if (!agent) continue;
+      try {
+        await this.o.agents.deleteVm(agent, o.id);
+      } catch (e) {
+        this.o.log.warn({ host: o.host, vmId: o.id, err: e instanceof Error ? e.message : String(e) }, 'removing a VM no record claims failed (retried)');
+        continue;
+      }
+      this.orphans.forget(o);
+      this.o.log.warn({ host: o.host, vmId: o.id }, 'removed a VM no record claims');
+      await this.o.store.transaction((tx) => tx.appendEvent({ t: this.o.clock.now(), kind: 'vm.orphan_removed', vmId: o.id, data: { host: o.host } }));
+    }
   }
 
   /** Rebuilds every VM's status from observation, in one transaction. */
@@ -121,7 +152,7 @@ export class Reconciler {
         // A promoted instance (after a failover) is observed, never re-created by an ensure.
         if (agent && now < agent.leaseExpiresAt && !reported && ENSURE_STATES.has(status.state) && !vm.spec.instance) toEnsure.push(vm);
       }
-      return { changed, toEnsure };
+      return { changed, toEnsure, orphans: findOrphans([...agents.values()], tx.listVms(), tx.listShadows(), now) };
     });
     for (const [name, alive] of transitions) {
       if (this.aliveBefore.get(name) === true && !alive) this.o.log.warn({ host: name }, 'agent lease expired: host lost');
