@@ -39,7 +39,7 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
 
   async stopVm(agent: AgentTarget, instance: string): Promise<void> {
     try {
-      await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/stop`, {}, { host: agent.name, op: 'fence', vmId: instance }, 15_000));
+      await this.http.callIgnoring404(agent, 'POST', `/v1/vms/${enc(instance)}/stop`, {}, { host: agent.name, op: 'fence', vmId: instance }, 15_000);
     } catch (e) {
       // `stop` refuses only a VM without a process (crashed, killed): nothing left to fence.
       if (e instanceof AgentError && e.context.agentCode === 'VM_INVALID_STATE') return;
@@ -48,16 +48,16 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
   }
 
   async killVm(agent: AgentTarget, instance: string): Promise<void> {
-    await this.tolerate404(() => this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/kill`, {}, { host: agent.name, op: 'kill', vmId: instance }, 30_000));
+    await this.http.callIgnoring404(agent, 'POST', `/v1/vms/${enc(instance)}/kill`, {}, { host: agent.name, op: 'kill', vmId: instance }, 30_000);
   }
 
   async deleteVm(agent: AgentTarget, instance: string, opts: { promotedShadow?: boolean } = {}): Promise<void> {
     const path = opts.promotedShadow ? `/v1/shadows/${enc(instance)}?promoted=kill` : `/v1/vms/${enc(instance)}`;
-    await this.tolerate404(() => this.http.call(agent, 'DELETE', path, undefined, { host: agent.name, op: 'delete', vmId: instance }, 30_000));
+    await this.http.callIgnoring404(agent, 'DELETE', path, undefined, { host: agent.name, op: 'delete', vmId: instance }, 30_000);
   }
 
   async stopReplication(agent: AgentTarget, instance: string): Promise<void> {
-    await this.tolerate404(() => this.http.call(agent, 'DELETE', `/v1/vms/${enc(instance)}/replication`, undefined, { host: agent.name, op: 'stop replication', vmId: instance }, 30_000));
+    await this.http.callIgnoring404(agent, 'DELETE', `/v1/vms/${enc(instance)}/replication`, undefined, { host: agent.name, op: 'stop replication', vmId: instance }, 30_000);
   }
 
   async promote(agent: AgentTarget, shadowId: string, mode: 'warm' | 'cold'): Promise<PromoteReply> {
@@ -84,14 +84,5 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
     const { json } = await this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/resize`, size, { host: agent.name, op: 'resize', vmId: instance }, 120_000);
     const r = json as { vcpus?: unknown; memoryMiB?: unknown } | undefined;
     return { vcpus: typeof r?.vcpus === 'number' ? r.vcpus : size.vcpus, memoryMiB: typeof r?.memoryMiB === 'number' ? r.memoryMiB : size.memoryMiB };
-  }
-
-  private async tolerate404(fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof AgentError && e.context.status === 404) return;
-      throw e;
-    }
   }
 }

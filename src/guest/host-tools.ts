@@ -39,9 +39,13 @@ export function missingHostPackages(tools: readonly HostTool[] = HOST_TOOLS): st
   return [...pkgs];
 }
 
-/** Installs whatever is missing (running `apt-get update` first when the lists are empty). */
-export async function ensureHostTools(onProgress: (message: string) => void = () => {}): Promise<string[]> {
-  const missing = missingHostPackages();
+/**
+ * Installs the packages of whatever `tools` are missing (running `apt-get update` first when the
+ * lists do not know them); returns the packages installed. apt-get waits for the dpkg lock
+ * (DPkg::Lock::Timeout), so parallel installs queue up.
+ */
+export async function ensureHostTools(onProgress: (message: string) => void = () => {}, tools: readonly HostTool[] = HOST_TOOLS): Promise<string[]> {
+  const missing = missingHostPackages(tools);
   if (!missing.length) return [];
   onProgress(`installing ${missing.join(', ')}`);
   const known = await aptShow(missing);

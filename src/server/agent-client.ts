@@ -44,8 +44,13 @@ export class HttpAgentApi implements AgentApi {
   }
 
   async deleteVm(agent: AgentTarget, vmId: string): Promise<void> {
+    await this.callIgnoring404(agent, 'DELETE', `/v1/vms/${encodeURIComponent(vmId)}`, undefined, { host: agent.name, op: 'delete', vmId });
+  }
+
+  /** {@link call}, where 404 (the VM or shadow is already gone) is success: for ensure-gone operations. */
+  async callIgnoring404(agent: AgentTarget, method: string, path: string, body: unknown, ctx: { host: string; op: string; vmId?: string }, timeoutMs?: number): Promise<void> {
     try {
-      await this.call(agent, 'DELETE', `/v1/vms/${encodeURIComponent(vmId)}`, undefined, { host: agent.name, op: 'delete', vmId });
+      await this.call(agent, method, path, body, ctx, timeoutMs);
     } catch (e) {
       if (e instanceof AgentError && e.context.status === 404) return;
       throw e;

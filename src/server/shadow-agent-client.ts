@@ -77,7 +77,7 @@ export class HttpShadowAgentApi implements ShadowAgentApi {
   }
 
   async stopReplication(agent: AgentTarget, vmId: string): Promise<void> {
-    await this.ignore404(() => this.http.call(agent, 'DELETE', `/v1/vms/${enc(vmId)}/replication`, undefined, { host: agent.name, op: 'stop replication', vmId }));
+    await this.http.callIgnoring404(agent, 'DELETE', `/v1/vms/${enc(vmId)}/replication`, undefined, { host: agent.name, op: 'stop replication', vmId });
   }
 
   resync(agent: AgentTarget, vmId: string) {
@@ -111,7 +111,7 @@ export class HttpShadowAgentApi implements ShadowAgentApi {
   }
 
   async deleteShadow(agent: AgentTarget, shadowId: string): Promise<void> {
-    await this.ignore404(() => this.http.call(agent, 'DELETE', `/v1/shadows/${enc(shadowId)}`, undefined, { host: agent.name, op: 'delete shadow', vmId: shadowId }));
+    await this.http.callIgnoring404(agent, 'DELETE', `/v1/shadows/${enc(shadowId)}`, undefined, { host: agent.name, op: 'delete shadow', vmId: shadowId });
   }
 
   shadowDiskDigest(agent: AgentTarget, shadowId: string, chunkBytes?: number) {
@@ -128,14 +128,5 @@ export class HttpShadowAgentApi implements ShadowAgentApi {
     const r = schema.safeParse(json);
     if (!r.success) throw new AgentUnavailableError(`agent ${agent.name}: ${op} reply (HTTP ${status}) does not match the protocol: ${r.error.issues[0]?.message ?? ''}`, { host: agent.name, op, vmId });
     return r.data;
-  }
-
-  private async ignore404(fn: () => Promise<unknown>): Promise<void> {
-    try {
-      await fn();
-    } catch (e) {
-      if (e instanceof AgentError && e.context.status === 404) return;
-      throw e;
-    }
   }
 }

@@ -3,8 +3,7 @@
  * and the Debian packages that provide them. Missing ones are installed as root, like the
  * image builder's tools (src/guest/host-tools.ts).
  */
-import { aptInstall, aptShow, aptUpdate } from '../guest/apt.js';
-import { missingHostPackages, type HostTool } from '../guest/host-tools.js';
+import { ensureHostTools, missingHostPackages, type HostTool } from '../guest/host-tools.js';
 
 /** What the traffic layer runs. */
 export const TRAFFIC_HOST_TOOLS: readonly HostTool[] = [
@@ -20,13 +19,6 @@ export function missingTrafficPackages(): string[] {
 }
 
 /** Installs the missing traffic tools (`apt-get install --no-install-recommends`, as root); returns the packages installed. */
-export async function ensureTrafficTools(onProgress: (message: string) => void = () => {}): Promise<string[]> {
-  const missing = missingTrafficPackages();
-  if (!missing.length) return [];
-  onProgress(`installing ${missing.join(', ')}`);
-  const known = await aptShow(missing);
-  if (missing.some((p) => !known.has(p))) await aptUpdate();
-  // apt-get waits for the dpkg lock (DPkg::Lock::Timeout), so parallel installs queue up.
-  await aptInstall(missing);
-  return missing;
+export function ensureTrafficTools(onProgress: (message: string) => void = () => {}): Promise<string[]> {
+  return ensureHostTools(onProgress, TRAFFIC_HOST_TOOLS);
 }
