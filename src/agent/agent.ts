@@ -219,7 +219,9 @@ export class Agent {
         for (const s of listed ?? []) {
           if (!promoted.has(s.id)) continue;
           const i = vms.findIndex((v) => v.id === s.id);
-          const entry = { id: s.id, state: s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
+          // A promoted shadow is a primary whose end nobody asked for (its release kills it and
+          // drops it from this list): an exited one crashed (a guest panic ends QEMU under -no-reboot).
+          const entry = { id: s.id, state: s.vm.state === 'exited' ? 'crashed' : s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
           if (i >= 0) vms[i] = entry;
           else vms.push(entry);
         }

@@ -19,6 +19,8 @@ export interface FailoverAgentApi {
   stopVm(agent: AgentTarget, instance: string): Promise<void>;
   /** Ends the VM's process at once. */
   killVm(agent: AgentTarget, instance: string): Promise<void>;
+  /** Resumes a paused VM (a failover rolled back before the shadow took over). */
+  contVm(agent: AgentTarget, instance: string): Promise<void>;
   /** Kills the VM and removes its files on that host (unknown: no-op). A promoted shadow (the VM after an earlier failover) is released explicitly. */
   deleteVm(agent: AgentTarget, instance: string, opts?: { promotedShadow?: boolean }): Promise<void>;
   /** Stops the VM's replication (none: no-op). */
@@ -45,6 +47,10 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
       if (e instanceof AgentError && e.context.agentCode === 'VM_INVALID_STATE') return;
       throw e;
     }
+  }
+
+  async contVm(agent: AgentTarget, instance: string): Promise<void> {
+    await this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/cont`, {}, { host: agent.name, op: 'cont', vmId: instance }, 15_000);
   }
 
   async killVm(agent: AgentTarget, instance: string): Promise<void> {

@@ -27,6 +27,7 @@ class FakeAgents implements FailoverAgentApi {
   }
   async stopVm(a: AgentTarget, id: string) { this.hit(a, `stop ${id}`); }
   async killVm(a: AgentTarget, id: string) { this.hit(a, `kill ${id}`); }
+  async contVm(a: AgentTarget, id: string) { this.hit(a, `cont ${id}`); }
   async deleteVm(a: AgentTarget, id: string) { this.hit(a, `delete ${id}`); }
   async stopReplication(a: AgentTarget, id: string) { this.hit(a, `stop replication ${id}`); }
   async promote(a: AgentTarget, id: string, mode: 'warm' | 'cold'): Promise<PromoteReply> {
@@ -172,6 +173,13 @@ describe('FailoverController', () => {
     expect(fo.steps.at(-1)).toMatchObject({ name: 'promote', ok: false, detail: expect.stringMatching(/mount failed/) });
     expect((await store.read((r) => r.getVm('vm1')))!.spec.host).toBe('h1');
     expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('failover_failed/vm1');
+  });
+
+  it('a promotion that fails after a running primary was paused: the primary is resumed', async () => {
+    agents.promoteFails = true;
+    await ctl.failover('vm1'); // running: fenced by a pause
+    expect(agents.calls).toEqual(['stop vm1 on h1', 'stop replication vm1 on h1', 'promote vm1-s1 warm on h2', 'cont vm1 on h1']);
+    expect((await events()).includes('failover.rolled_back')).toBe(true);
   });
 
   it('killed halfway: a restarted controller resumes from the first unfinished step', async () => {

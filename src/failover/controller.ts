@@ -28,6 +28,7 @@ import { evaluate, parseCriteria, type CriteriaNode, type TimedValue } from './c
 import { decideFailover, orderFailovers, type FailoverDecision, type FailoverHistoryItem } from './decide.js';
 import { beginStep, endStep, nextStep, startRecord, stepDurations, type FailoverStep } from './pipeline.js';
 import { runHook, type HookOutcome } from './hooks.js';
+import { sinceFirstSuccess } from '../shadow/reconciler-decide.js';
 
 /** Logging the controller does (pino satisfies it). */
 export interface FailoverLogger {
@@ -149,6 +150,8 @@ export class FailoverController {
             const by: Record<string, TimedValue[]> = {};
             for (const m of CRITERIA_SAMPLES) by[m] = [];
             for (const s of rows) by[s.metric]?.push({ t: s.t, value: s.value });
+            // A booting guest fails its first probes: that is not an error rate.
+            by.probe_ok = [...sinceFirstSuccess(by.probe_ok)];
             return [v.id, by];
           }),
         ),
@@ -233,11 +236,33 @@ export class FailoverController {
       });
       if (!ok) {
         this.o.log.error({ vmId: r.vmId, failoverId: r.id, step, err: detail }, 'failover step failed');
+        if (!veto) await this.rollBack(r, step);
         break;
       }
     }
     if (r.state === 'done') this.o.kickShadows?.();
     return r;
+  }
+
+  /**
+   * A failover that failed before the shadow took over leaves the primary as the fence left it:
+   * a paused primary (not killed, its host alive) is resumed, so a failed promotion does not cost
+   * the VM its availability. After `promote` succeeded nothing is undone (the shadow may serve).
+   */
+  private async rollBack(r: FailoverRow, failedAt: FailoverStep): Promise<void> {
+    const fence = r.steps.find((s) => s.name === 'fence' && s.ok === true);
+    const promoted = r.steps.some((s) => s.name === 'promote' && s.ok === true);
+    if (!fence || promoted || !fence.detail.startsWith('paused') || !['stop_replication', 'promote'].includes(failedAt)) return;
+    const from = await this.agent(r.fromHost);
+    if (!this.alive(from)) return;
+    const now = this.o.clock.now();
+    try {
+      await this.o.agents.contVm(from, r.fromInstance);
+      this.o.log.warn({ vmId: r.vmId, failoverId: r.id, failedAt }, 'failover failed before the shadow took over: the primary resumed');
+      await this.o.store.transaction((tx) => tx.appendEvent({ t: now, kind: 'failover.rolled_back', vmId: r.vmId, data: { failoverId: r.id, failedAt, resumed: r.fromInstance } }));
+    } catch (e) {
+      this.o.log.error({ vmId: r.vmId, failoverId: r.id, err: e instanceof Error ? e.message : String(e) }, 'resuming the primary after a failed failover failed');
+    }
   }
 
   private finish(tx: StoreTx, r: FailoverRow, now: number): void {
