@@ -28,7 +28,7 @@ import { Sampler } from './sampler.js';
 import { HttpServerClient, type ServerClient } from './server-client.js';
 import { pause } from './timing.js';
 import { endpointUrl } from './vm-spec.js';
-import { VmManager } from './vm-manager.js';
+import { HUNG_AFTER_MS, VmManager } from './vm-manager.js';
 import { ReplicationManager } from './replication/manager.js';
 import { LiveMigrator, migrationRoutes } from './replication/migrate.js';
 import { replicationRoutes } from './replication/routes.js';
@@ -207,6 +207,7 @@ export class Agent {
      * (primaries after a failover), with their service endpoints. The shadow part answers from
      * the agent's records and the driver, within a deadline like the VM part.
      */
+    const promotedSeen = new Map<string, { state: string; pid: number | null; endpoint: string | null; at: number }>();
     const reportedVms = async () => {
       const vms: { id: string; state: string; pid: number | null; endpoint?: string | null }[] = await manager.summaries();
       const promoted = new Set(shadows.promotedIds());
@@ -216,12 +217,22 @@ export class Agent {
         const listed = await Promise.race([shadows.list(), late])
           .catch(() => null)
           .finally(() => clearTimeout(timer));
-        for (const s of listed ?? []) {
-          if (!promoted.has(s.id)) continue;
-          const i = vms.findIndex((v) => v.id === s.id);
-          // A promoted shadow is a primary whose end nobody asked for (its release kills it and
-          // drops it from this list): an exited one crashed (a guest panic ends QEMU under -no-reboot).
-          const entry = { id: s.id, state: s.vm.state === 'exited' ? 'crashed' : s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
+        const now = clock.now();
+        for (const id of promoted) {
+          const s = listed?.find((x) => x.id === id);
+          let entry: { id: string; state: string; pid: number | null; endpoint: string | null };
+          if (s) {
+            // A promoted shadow is a primary whose end nobody asked for (its release kills it and
+            // drops it from this list): an exited one crashed (a guest panic ends QEMU under -no-reboot).
+            entry = { id, state: s.vm.state === 'exited' ? 'crashed' : s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
+            promotedSeen.set(id, { ...entry, at: now });
+          } else {
+            // No answer in time (a hung monitor): the last one stands, then `unknown`, as for the VM manager's VMs.
+            const last = promotedSeen.get(id);
+            if (!last) continue;
+            entry = { id, state: now - last.at < HUNG_AFTER_MS ? last.state : 'unknown', pid: last.pid, endpoint: last.endpoint };
+          }
+          const i = vms.findIndex((v) => v.id === id);
           if (i >= 0) vms[i] = entry;
           else vms.push(entry);
         }
