@@ -175,7 +175,11 @@ export class Agent {
     const sampler = new Sampler({
       agent: cfg.name,
       driver,
-      source: manager,
+      // The VM manager's VMs and the promoted shadows (primaries after a failover) are sampled and probed.
+      source: {
+        ids: () => [...new Set([...manager.ids(), ...shadows.promotedIds()])].sort(),
+        probeTarget: (id: string) => manager.probeTarget(id) ?? shadows.probeTarget(id),
+      },
       clock,
       log,
       buffer,

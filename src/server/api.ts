@@ -191,7 +191,12 @@ export function apiRoutes(ctx: ApiContext): Route<Handler>[] {
       auth: true,
       handler: async (r) => {
         const batch = parseWith(sampleBatchSchema, await r.body(), 'sample batch');
-        const accepted = await store.transaction((tx) => tx.insertSamples(batch.samples));
+        const accepted = await store.transaction((tx) => {
+          // A VM that failed over runs as another instance id on its agent: its samples are the VM's.
+          const byInstance = new Map(tx.listVms().flatMap((v) => (v.spec.instance ? [[v.spec.instance, v.id] as const] : [])));
+          const samples = byInstance.size ? batch.samples.map((x) => (byInstance.has(x.vmId) ? { ...x, vmId: byInstance.get(x.vmId)! } : x)) : batch.samples;
+          return tx.insertSamples(samples);
+        });
         return { status: 200, body: { accepted } };
       },
     },

@@ -185,6 +185,12 @@ export class ShadowManager {
     };
   }
 
+  /** Where to probe a promoted shadow's service (a primary now), or null for any other id. */
+  probeTarget(id: string): { url: string } | null {
+    const rec = this.records.get(id);
+    return rec?.promoted ? { url: endpointUrl(this.o.address, rec.servicePort) + rec.spec.probePath } : null;
+  }
+
   /** Ids of the promoted shadows (primaries now: fencing must stop them). */
   promotedIds(): string[] {
     return this.records.all().filter((r) => r.promoted || r.promoting).map((r) => r.spec.id);
