@@ -11,4 +11,4 @@ if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 npx vitest run src/
 npx vitest run test/ --no-file-parallelism
 # The benchmark harness's own tests (plain node:test, .mjs).
-node --test bench/forecast/ bench/vm/ bench/shadow/
+node --test bench/forecast/ bench/vm/ bench/shadow/ bench/failover/
