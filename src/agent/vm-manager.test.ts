@@ -70,6 +70,20 @@ describe('VmManager on a simulated host', () => {
     driver.status = status;
   });
 
+  it('kill does not wait on a hung monitor: the process is killed by pid', async () => {
+    const { manager, driver } = setup();
+    const vm = await manager.ensure(vmSpec('vm1'));
+    await manager.summaries(); // remembers the pid
+    const status = driver.status.bind(driver);
+    let calls = 0;
+    // The monitor hangs for the status asked before the kill; later calls (the process is gone) answer.
+    driver.status = (id: string) => (calls++ === 0 ? new Promise(() => undefined) : status(id));
+    const after = await manager.op('vm1', 'kill');
+    expect(after.pid).toBeNull();
+    expect(after.state).toBe('exited'); // planned: the kill was asked for
+    expect(vm.pid).not.toBeNull();
+  });
+
   it('ensure is idempotent: the same spec (also concurrently) gives the same process', async () => {
     const { manager, host } = setup();
     const [a, b] = await Promise.all([manager.ensure(vmSpec('vm1')), manager.ensure(vmSpec('vm1'))]);

@@ -344,8 +344,13 @@ export class VmManager {
 
   /** Runs `end` with the VM's current process marked as ended on purpose. */
   private async endProcess(id: string, end: () => Promise<unknown>): Promise<void> {
-    const st = await this.o.driver.status(id);
-    if (st.pid !== null) this.o.records.update(id, (r) => (r.expectExitPid = st.pid));
+    // The pid whose exit is planned. A hung monitor (SIGSTOPped QEMU) must not stop the kill
+    // that ends it: after a short wait the last known pid is used.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 1000)));
+    const st = await Promise.race([this.o.driver.status(id), late]).finally(() => clearTimeout(timer));
+    const pid = st ? st.pid : (this.lastSeen.get(id)?.pid ?? null);
+    if (pid !== null) this.o.records.update(id, (r) => (r.expectExitPid = pid));
     await end();
   }
 
