@@ -274,6 +274,20 @@ describe('FailoverController', () => {
     expect(agents.calls[0]).toBe('stop vm1 on h1'); // running: paused, not killed
   });
 
+  it('a manual failover and the loop never drive the same failover twice (no second promotion, no rollback beside it)', async () => {
+    const slow = agents.promote.bind(agents);
+    agents.promote = async (...args) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return slow(...args);
+    };
+    const manual = ctl.failover('vm1');
+    await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([manual, ctl.pass(), ctl.pass()]);
+    expect(agents.calls.filter((c) => c.startsWith('promote'))).toHaveLength(1);
+    expect(agents.calls.some((c) => c.startsWith('cont'))).toBe(false);
+    expect((await store.read((r) => r.listFailovers())).map((f) => f.state)).toEqual(['done']);
+  });
+
   it('--dry-run decides and changes nothing', async () => {
     const r = await ctl.failover('vm1', { dryRun: true });
     expect(r).toMatchObject({ dryRun: true, decision: { kind: 'failover', path: 'warm', shadowId: 'vm1-s1' } });

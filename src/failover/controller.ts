@@ -91,6 +91,7 @@ export class FailoverController {
   /** Per VM: the traffic switch's last counters, and the 5xx % of each pass since (the `http_error_rate` signal). */
   private readonly httpErrors = new Map<string, { last: ServerCounters | null; samples: TimedValue[] }>();
   private running: Promise<void> | null = null;
+  private readonly driving = new Map<string, Promise<FailoverRow>>();
 
   constructor(private readonly o: FailoverControllerOptions) {}
 
@@ -208,9 +209,22 @@ export class FailoverController {
     return rec;
   }
 
-  /** Runs the record's remaining steps; returns it as it ended (or stopped). */
-  private async drive(rec: FailoverRow): Promise<FailoverRow> {
-    let r = rec;
+  /**
+   * Runs the record's remaining steps; returns it as it ended (or stopped). One driver per
+   * failover: a manual failover and the loop's resume of running records share the same run
+   * (two drivers would redo steps concurrently: a second promotion fails, its rollback would
+   * resume the old primary beside the promoted one).
+   */
+  private drive(rec: FailoverRow): Promise<FailoverRow> {
+    const running = this.driving.get(rec.id);
+    if (running) return running;
+    const p = this.driveOnce(rec).finally(() => this.driving.delete(rec.id));
+    this.driving.set(rec.id, p);
+    return p;
+  }
+
+  private async driveOnce(rec: FailoverRow): Promise<FailoverRow> {
+    let r = (await this.o.store.read((x) => x.getFailover(rec.id))) ?? rec;
     for (let step = nextStep(r); step; step = nextStep(r)) {
       const begun = beginStep(r, step, this.o.clock.now());
       await this.o.store.transaction((tx) => tx.putFailover(begun));
