@@ -23,7 +23,7 @@ export const FAULT_KINDS = /** @type {const} */ (['kill', 'panic', 'hang', '5xx'
 export const TARGETS = /** @type {const} */ ({
   kill: { what: 'fault → first good response', ms: 2000, text: 'crash, warm shadow: fault → first good < 2 s' },
   panic: { what: 'fault → first good response', ms: 2000, text: 'crash, warm shadow: fault → first good < 2 s' },
-  hang: { what: null, ms: null, text: 'none in the issue (a hang is detected after 5 s by design)' },
+  hang: { what: null, ms: null, text: 'none in the issue (a stopped QEMU must first be told from a slow one)' },
   '5xx': { what: null, ms: null, text: 'none in the issue (detection waits for the criterion on failed probes)' },
   planned: { what: 'client-visible gap', ms: 1000, text: 'planned failover: gap < 1 s' },
 });

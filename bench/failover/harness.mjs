@@ -41,7 +41,7 @@ import { parseArgs } from 'node:util';
 import { describeMachine, loadNow } from '../vm/machine.mjs';
 import { parseFaults } from './faults.mjs';
 import { labDown, labUp } from './lab.mjs';
-import { BENCH_CRITERIA, CRITERIA_NOTE, benchPolicy } from './policy.mjs';
+import { BENCH_CRITERIA, benchPolicy } from './policy.mjs';
 import { renderReport, summarizeFault } from './report.mjs';
 import { LabSession } from './session.mjs';
 
@@ -236,7 +236,6 @@ async function main() {
       recoveryTimeoutS: o.recoveryTimeoutS,
       maxFailures: o.maxFailures,
       policy: policyText,
-      criteriaNote: o.criteria === BENCH_CRITERIA ? CRITERIA_NOTE : null,
       accel: 'tcg (tb-size=32), as the lab agents probe it',
     },
     lab: { labs: labNo, upS, traffic },

@@ -21,6 +21,8 @@ import { TARGETS } from './faults.mjs';
  * @property {string | null} why            why not (outcome other than failed-over)
  * @property {string | null} note           something odd seen on the way (e.g. a record that changed state)
  * @property {string} faultDetail
+ * @property {number} faultAt              epoch ms just before the fault was applied
+ * @property {number | null} failoverEndedAt  epoch ms the run's failover record ended
  * @property {string} fromHost
  * @property {string | null} toHost
  * @property {string | null} failoverId
@@ -118,7 +120,7 @@ export function summarizeFault(fault, all, stoppedEarly) {
  * @typedef {object} FailoverBenchResult
  * @property {Machine} machine
  * @property {number} totalS
- * @property {{ runs: number, faults: FaultKind[], labPerRun: boolean, hosts: number, interval: string, periodMs: number, maxInFlight: number, quietS: number, recoveryTimeoutS: number, maxFailures: number, policy: string, criteriaNote: string | null, accel: string }} config
+ * @property {{ runs: number, faults: FaultKind[], labPerRun: boolean, hosts: number, interval: string, periodMs: number, maxInFlight: number, quietS: number, recoveryTimeoutS: number, maxFailures: number, policy: string, accel: string }} config
  * @property {{ labs: number, upS: number[], traffic: string | null }} lab
  * @property {RunResult[]} runs
  * @property {FaultSummary[]} faults
@@ -140,6 +142,20 @@ const f = (x, digits = 0) => (typeof x === 'number' && Number.isFinite(x) ? x.to
 export function fmtMedMax(s) {
   if (!s) return '—';
   return `**${f(s.median)} ms** (max ${f(s.max)}, n=${s.n})`;
+}
+
+/**
+ * Where a failover that started with no fault injected falls among the runs: "N s after the
+ * failover of `kill` round 2 ended" (the last run of its lab whose fault came before it).
+ * @param {{ lab: number, startedAt: number }} u
+ * @param {readonly RunResult[]} runs
+ * @returns {string}
+ */
+export function placeAfterRun(u, runs) {
+  const before = runs.filter((x) => x.lab === u.lab && x.faultAt <= u.startedAt).sort((a, b) => b.faultAt - a.faultAt)[0];
+  if (!before) return 'before the first run';
+  const ref = before.failoverEndedAt ?? before.faultAt;
+  return `${((u.startedAt - ref) / 1000).toFixed(1)} s after ${before.failoverEndedAt !== null ? 'the failover of' : 'the fault of'} \`${before.fault}\` round ${before.round} ${before.failoverEndedAt !== null ? 'ended' : ''}`.trimEnd();
 }
 
 /** Steps in pipeline order (src/failover/pipeline.ts). */
@@ -184,9 +200,11 @@ export function renderReport(r) {
     })
     .join('\n');
   const problems = r.faults.flatMap((s) => s.problems.map((p) => `- \`${s.fault}\` round ${p.round}: ${p.outcome}: ${p.why}`));
-  const unexpected = r.unexpected.map((u) => `- ${c.labPerRun ? `lab ${u.lab}: ` : ''}${u.id} (${u.state}): ${u.reason}`);
+  const unexpected = r.unexpected.map((u) => `- ${c.labPerRun ? `lab ${u.lab}: ` : ''}${u.id} (${u.state}), ${placeAfterRun(u, r.runs)}: ${u.reason}`);
   const ups = r.lab.upS.length ? summaryOf(r.lab.upS) : null;
   const totalLost = r.faults.reduce((a, s) => a + s.lost, 0);
+  const done = r.runs.filter((x) => x.toHost !== null); // the run's failover ended done
+  const alive = done.filter((x) => x.oldPidAlive);
   const fl = r.finalLog;
   return `# Failover on the lab (real QEMU under TCG, HAProxy): client-visible gap and records lost per fault
 
@@ -213,7 +231,6 @@ HAProxy in front of vm1 (${r.lab.traffic ?? 'n/a'}); vm1 with a **warm shadow** 
 \`\`\`yaml
 ${c.policy.trim()}
 \`\`\`
-${c.criteriaNote ? `\n**About the criteria.** ${c.criteriaNote}\n` : ''}
 Each run: wait until vm1 has a synchronized shadow, its traffic URL answers, no failover runs and
 ${c.quietS} s have passed since the last one; start the client; inject the fault into the primary; wait
 for the new failover record to end (at most ${c.recoveryTimeoutS} s) and for appends to succeed again; stop the
@@ -245,6 +262,7 @@ primary does not hide the recovery), each with a 10 s timeout.
 |---|---|---|---|---|---|---|
 ${rows}
 
+The old primary's QEMU process ${alive.length ? `**was still there after ${alive.length} of ${done.length} failovers** (${alive.map((x) => `\`${x.fault}\` round ${x.round}`).join(', ')}; the benchmark killed it)` : `was gone after every failover (${done.length}), checked by pid`}.
 Acknowledged records lost over all runs: **${totalLost}**${fl.missing === null ? '' : `; every record acknowledged in a lab checked against that lab's final log: **${fl.missing}** of ${fl.acked} missing${fl.sample.length ? ` (e.g. ${fl.sample.join(', ')})` : ''}`}.
 
 ## 2. Where the time goes

@@ -299,6 +299,8 @@ export class LabSession {
       why,
       note: notes.length ? notes.join('; ') : null,
       faultDetail: inj.detail,
+      faultAt: inj.at,
+      failoverEndedAt: fo?.endedAt ?? null,
       fromHost: ready.vm.host,
       toHost: fo?.state === 'done' ? fo.toHost : null,
       failoverId: fo?.id ?? null,
