@@ -221,7 +221,7 @@ export class LabSession {
     const notes = [];
     if (inj.pending && fo && fo.state !== 'running') {
       // A manual failover: its request drives the record; read it again once the request ended.
-      await Promise.race([inj.pending.catch(() => undefined), sleep(Math.max(0, deadline - epochMs()))]);
+      await Promise.race([inj.pending.catch(() => undefined), sleep(Math.max(0, deadline - epochMs()), undefined, { ref: false })]);
       const again = await fresh();
       if (again && again.id === fo.id && again.state !== fo.state) {
         notes.push(`the record read ${fo.state}${fo.state === 'failed' ? ` at ${fo.steps.at(-1)?.name}` : ''} first, then ${again.state} once the request ended`);
