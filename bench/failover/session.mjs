@@ -166,15 +166,16 @@ export class LabSession {
     // 1. vm1 ready: no failover running, quiet since the last one, a synchronized shadow,
     // traffic answering, a running primary with a pid.
     const ready = await until(
-      `${VM} ready (no failover running, ${o.quietS} s quiet, a synchronized shadow, traffic answering)`,
+      `${VM} ready (no failover running, ${o.quietS} s quiet, a synchronized, ready shadow, traffic answering)`,
       async () => {
         const fos = await this.failovers();
         this.noteUnexpected(fos);
         if (fos.some((f) => f.state === 'running')) return false;
         const lastEnd = Math.max(0, ...fos.map((f) => f.endedAt ?? 0));
         if (epochMs() - lastEnd < o.quietS * 1000) return false;
-        const { shadows } = /** @type {{ shadows: { phase: string, status: { sync: string } }[] }} */ (await api('GET', `/v1/vms/${VM}/shadows`));
-        if (!shadows.some((s) => s.phase === 'active' && s.status.sync === 'synchronized')) return false;
+        const { shadows } = /** @type {{ shadows: { phase: string, status: { sync: string, vm: { ready?: boolean } | null } }[] }} */ (await api('GET', `/v1/vms/${VM}/shadows`));
+        // Synchronized and ready: its standby guest booted (else the promotion waits for the boot).
+        if (!shadows.some((s) => s.phase === 'active' && s.status.sync === 'synchronized' && s.status.vm?.ready !== false)) return false;
         if (!(await answers200(`${traffic}/health`))) return false;
         const vm = await this.primaryView();
         if (!vm || vm.state !== 'running' || !vm.pid || !vm.endpoint) return false;

@@ -148,7 +148,8 @@ export interface AgentRecord {
 /**
  * `umbra status --json`: every VM, shadows included, with id, role, host, pid (its QEMU process),
  * state and `sync` (a shadow's sync state; for a primary, the sync state of its active shadow, or
- * null when it has none). Shadows add `shadowOf` (the protected VM) and `flavor`/`mode` (additive).
+ * null when it has none). Shadows add `shadowOf` (the protected VM), `flavor`/`mode` and `ready`
+ * (the standby can take over at once: a warm guest booted; additive).
  */
 export interface StatusReport {
   server: { url: string; version: string; startedAt: number };
@@ -164,6 +165,7 @@ export interface StatusReport {
     shadowOf?: string;
     flavor?: string;
     mode?: string;
+    ready?: boolean;
   }>;
 }
 

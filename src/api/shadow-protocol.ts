@@ -242,7 +242,17 @@ export const shadowStatusSchema = z.object({
   /** Times the agent restarted a dead target process. */
   targetRestarts: z.number().int().min(0),
   /** The shadow VM. */
-  vm: z.object({ state: z.string(), pid: z.number().int().nullable(), endpoint: z.string().nullable() }),
+  vm: z.object({
+    state: z.string(),
+    pid: z.number().int().nullable(),
+    endpoint: z.string().nullable(),
+    /**
+     * The standby can take over at once: a warm guest answers its probe, a migrate shadow's
+     * QEMU waits for the stream (absent from older agents: unknown). A shadow can be
+     * synchronized before its guest has booted; a promotion then waits for the boot.
+     */
+    ready: z.boolean().optional(),
+  }),
   createdAt: z.number(),
   lastError: z.object({ code: z.string(), message: z.string(), stderrTail: z.string().optional() }).nullable(),
   /** True once the shadow VM was promoted: it is a primary now (see the module comment). */

@@ -288,6 +288,29 @@ describe('FailoverController', () => {
     expect((await store.read((r) => r.listFailovers())).map((f) => f.state)).toEqual(['done']);
   });
 
+  it('after a failover the new primary is judged on its own state and samples, not the old instance\'s', async () => {
+    cfg = config('policies:\n  cooldown: 1s\n  probation: 1s\n  failover_criteria: "state in [crashed, hung] or error_rate > 50% for 3s"\n');
+    const probes = (from: number, n: number, ok: number) =>
+      store.transaction((tx) => tx.insertSamples(Array.from({ length: n }, (_, i) => ({ vmId: 'vm1', t: from / 1000 + i, metric: 'probe_ok', value: ok, unit: 'bool' }))));
+    await probes(T0 - 10_000, 2, 1); // a booted guest
+    await probes(T0 - 8000, 8, 0); // then failing
+    await setState('crashed');
+    await ctl.pass();
+    expect((await store.read((r) => r.listFailovers())).map((f) => f.state)).toEqual(['done']);
+    const vm = (await store.read((r) => r.getVm('vm1')))!;
+    expect(vm.status).toMatchObject({ state: 'running', host: 'h2', pid: 700, endpoint: 'http://10.0.0.2:4000' });
+    // A new synchronized shadow, the calm periods over, the new primary probed fine since.
+    await store.transaction((tx) => tx.putShadow({ ...shadowRow(), id: 'vm1-s2', host: 'h1' }));
+    agents.calls = [];
+    for (let i = 0; i < 5; i++) {
+      clock.advance(1000);
+      await probes(clock.now(), 1, 1);
+      await ctl.pass();
+    }
+    expect(agents.calls).toEqual([]);
+    expect(await store.read((r) => r.listFailovers())).toHaveLength(1);
+  });
+
   it('--dry-run decides and changes nothing', async () => {
     const r = await ctl.failover('vm1', { dryRun: true });
     expect(r).toMatchObject({ dryRun: true, decision: { kind: 'failover', path: 'warm', shadowId: 'vm1-s1' } });

@@ -147,7 +147,9 @@ export class FailoverController {
         history: new Map(vms.map((v) => [v.id, r.listFailovers({ vmId: v.id, limit: 100 }).map((f): FailoverHistoryItem => ({ startedAt: f.startedAt, endedAt: f.endedAt, state: f.state }))])),
         samples: new Map(
           vms.map((v) => {
-            const rows = r.querySamples({ vmId: v.id, from: nowS - LOOKBACK_S, limit: 50_000 });
+            // Samples of an earlier instance (before the last failover ended) say nothing of this one.
+            const since = Math.max(nowS - LOOKBACK_S, lastFailoverEnd(r.listFailovers({ vmId: v.id, limit: 20 })) / 1000);
+            const rows = r.querySamples({ vmId: v.id, from: since, limit: 50_000 });
             const by: Record<string, TimedValue[]> = {};
             for (const m of CRITERIA_SAMPLES) by[m] = [];
             for (const s of rows) by[s.metric]?.push({ t: s.t, value: s.value });
@@ -393,14 +395,23 @@ export class FailoverController {
       }
       case 'adopt': {
         const now = this.o.clock.now();
+        const endpoint = await this.endpointOf(r);
         await this.o.store.transaction((tx) => {
           const vm = tx.getVm(r.vmId);
           if (!vm) throw new Error(`VM ${r.vmId} was deleted during its failover`);
           const { instance: _old, ...spec } = vm.spec;
+          const shadow = tx.getShadow(r.shadowId);
           tx.updateVmSpec(r.vmId, { ...spec, labels: { ...spec.labels }, host: r.toHost, ...(r.shadowId !== r.vmId ? { instance: r.shadowId } : {}) });
+          // The status is the promoted instance's from now on (it just passed its health step),
+          // not the old one's `crashed` or `hung` until the next observation: criteria must not
+          // fail the new primary over for the old one's state.
+          const pid = typeof r.data.pid === 'number' ? r.data.pid : (shadow?.status.vm?.pid ?? null);
+          tx.setVmStatus(r.vmId, { state: 'running', host: r.toHost, pid, endpoint, observedAt: now, lastError: null });
           tx.deleteShadow(r.shadowId);
           tx.appendEvent({ t: now, kind: 'vm.moved', vmId: r.vmId, data: { from: r.fromHost, to: r.toHost, instance: r.shadowId, failoverId: r.id } });
         });
+        // The old instance's 5xx answers are not the new one's error rate.
+        this.httpErrors.delete(r.vmId);
         return { detail: `${r.vmId} is ${r.shadowId} on ${r.toHost}` };
       }
       case 'retire_old': {
@@ -481,10 +492,19 @@ class HookVetoError extends Error {
   }
 }
 
-/** The shadow to promote: the newest active synchronized one, else the newest active. */
-function pickShadow(shadows: readonly ShadowRow[], vmId: string): ShadowRow | null {
+/** Epoch ms when the newest completed failover ended (0: none). */
+function lastFailoverEnd(failovers: readonly FailoverRow[]): number {
+  return Math.max(0, ...failovers.filter((f) => f.state === 'done').map((f) => f.endedAt ?? 0));
+}
+
+/**
+ * The shadow to promote: the newest active synchronized one whose standby is ready (a booted
+ * guest takes over at once), else the newest synchronized, else the newest active.
+ */
+export function pickShadow(shadows: readonly ShadowRow[], vmId: string): ShadowRow | null {
   const mine = shadows.filter((s) => s.vmId === vmId && s.phase === 'active').sort((a, b) => b.createdAt - a.createdAt);
-  return mine.find((s) => s.status.sync === 'synchronized') ?? mine[0] ?? null;
+  const synced = mine.filter((s) => s.status.sync === 'synchronized');
+  return synced.find((s) => s.status.vm?.ready === true) ?? synced[0] ?? mine[0] ?? null;
 }
 
 async function defaultProbe(url: string): Promise<boolean> {

@@ -285,7 +285,7 @@ async function startLabHaproxy(state: LabState, vmIds: readonly string[], paths:
   throw new LabError('INTERNAL', `HAProxy did not start: ${tailFile(proc.log)}`, { step: 'traffic', file: proc.log });
 }
 
-/** Waits until each VM has a shadow whose sync state is `synchronized`; says how it goes. */
+/** Waits until each VM has a shadow that is `synchronized` and ready to take over (its guest booted); says how it goes. */
 async function waitSynchronized(api: ServerApiClient, vmIds: string[], clock: Clock, say: (m: string) => void): Promise<StatusReport> {
   const end = clock.now() + TIMEOUTS.synchronized;
   let last = '';
@@ -294,10 +294,10 @@ async function waitSynchronized(api: ServerApiClient, vmIds: string[], clock: Cl
     report = await api.status().catch(() => null);
     if (report) {
       const shadows = report.vms.filter((v) => v.role === 'shadow');
-      const line = vmIds.map((id) => `${id}: ${shadows.filter((s) => s.shadowOf === id).map((s) => `${s.id} on ${s.host} ${s.sync}`).join(', ') || 'no shadow yet'}`).join('; ');
+      const line = vmIds.map((id) => `${id}: ${shadows.filter((s) => s.shadowOf === id).map((s) => `${s.id} on ${s.host} ${s.sync}${s.ready ? ', ready' : ''}`).join(', ') || 'no shadow yet'}`).join('; ');
       if (line !== last) say(line);
       last = line;
-      if (vmIds.every((id) => shadows.some((s) => s.shadowOf === id && s.sync === 'synchronized'))) return report;
+      if (vmIds.every((id) => shadows.some((s) => s.shadowOf === id && s.sync === 'synchronized' && s.ready !== false))) return report;
     }
     await clock.sleep(500);
   }

@@ -63,6 +63,7 @@ export function statusVms(vms: readonly VmRow[], shadows: readonly ShadowRow[]):
       shadowOf: s.vmId,
       flavor: s.flavor,
       mode: s.mode,
+      ready: s.status.vm?.ready === true,
     });
   }
   return out.sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));

@@ -189,7 +189,7 @@ export interface ShadowStatusDoc {
   /** The target export the primary writes to. */
   target: { host: string; port: number; export: string } | null;
   /** The shadow VM as its agent reports it. */
-  vm: { state: string; pid: number | null; endpoint: string | null } | null;
+  vm: { state: string; pid: number | null; endpoint: string | null; ready?: boolean } | null;
   targetPid: number | null;
   /** The last error seen (replication or shadow side). */
   error: string | null;

@@ -110,11 +110,24 @@ describe('ShadowManager on a simulated host (SIMULATED hypervisor and targets)',
     const { manager, host } = setup();
     await manager.start();
     const st = await manager.ensure(shadowSpec('s2', 'migrate'));
-    expect(st.vm.state).toBe('inmigrate');
+    expect(st.vm).toMatchObject({ state: 'inmigrate', ready: true }); // waiting for the stream
     const vm = host.get('s2', 'test').spec;
     expect(vm.incoming).toBe(true);
     expect(vm.boot.kind === 'kernel' && vm.boot.append).toContain('umbra.data=vda');
     expect(vm.devices).toEqual([{ kind: 'pcie-root-port', id: 'rp1', chassis: 1, slot: 1 }]);
+  });
+
+  it('a warm shadow is ready once its standby guest answers its probe (asked once per QEMU process)', async () => {
+    const down = setup({ down: true });
+    await down.manager.start();
+    expect((await down.manager.ensure(shadowSpec('s1', 'warm'))).vm).toMatchObject({ state: 'running', ready: false });
+    const { manager, http } = setup();
+    await manager.start();
+    await manager.ensure(shadowSpec('s1', 'warm'));
+    expect((await manager.status('s1')).vm.ready).toBe(true);
+    const probes = http.calls.length;
+    expect((await manager.status('s1')).vm.ready).toBe(true);
+    expect(http.calls.length).toBe(probes); // remembered for this process
   });
 
   it('refuses an invalid spec with every problem, before picking ports or writing a record', async () => {

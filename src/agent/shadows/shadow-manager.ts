@@ -109,6 +109,8 @@ export class ShadowManager {
   /** Poked on every migration event of a shadow (resume waits on it). */
   private readonly migrationWake = new Wakeup();
   private unsubscribe: (() => void) | null = null;
+  /** `shadowId/pid` of warm standby guests that answered their probe once (see standbyReady). */
+  private readonly guestUp = new Set<string>();
 
   constructor(private readonly o: ShadowManagerOptions) {
     this.records = new ShadowRecordStore(o.runDir);
@@ -165,7 +167,7 @@ export class ShadowManager {
     const endpoint = endpointUrl(this.o.address, rec.servicePort);
     try {
       const st = await this.o.driver.status(id);
-      vm = { state: st.state, pid: st.pid, endpoint };
+      vm = { state: st.state, pid: st.pid, endpoint, ready: await this.standbyReady(rec, st.state, st.pid) };
     } catch (e) {
       vm = { state: isHypervisorError(e, 'VM_NOT_FOUND') ? 'absent' : 'unknown', pid: null, endpoint };
     }
@@ -183,6 +185,22 @@ export class ShadowManager {
       promoted: Boolean(rec.promoted),
       promotion: rec.promoted ?? null,
     };
+  }
+
+  /**
+   * Whether the standby can take over at once (see the protocol's `vm.ready`): a warm guest
+   * answers its probe (asked until it did once per QEMU process, 500 ms at most), a migrate
+   * shadow's QEMU is alive waiting for the stream, a promoted one runs.
+   */
+  private async standbyReady(rec: ShadowRecord, state: string, pid: number | null): Promise<boolean> {
+    if (rec.promoted) return state === 'running';
+    if (rec.spec.flavor === 'migrate') return state === 'inmigrate';
+    if (state !== 'running' || pid === null) return false;
+    const key = `${rec.spec.id}/${pid}`;
+    if (this.guestUp.has(key)) return true;
+    const r = await httpCheck(this.http, this.o.clock, endpointUrl(this.o.address, rec.servicePort) + GUEST_HEALTH_PATH, 200, 500, this.abort.signal);
+    if (r.ok) this.guestUp.add(key);
+    return r.ok;
   }
 
   /** Where to probe a promoted shadow's service (a primary now), or null for any other id. */
