@@ -105,6 +105,7 @@ function qemuTarget(): ContractTarget {
               await systemClock.sleep(100);
             }
           },
+          answers: () => httpOk(`http://127.0.0.1:${hostPort}/health`),
         })
       : undefined,
     reopen: async () => {

@@ -2,9 +2,10 @@
 /**
  * The lab as the benchmark drives it: the built CLI (`node dist/cli/main.js`, with its own
  * UMBRA_STATE_DIR) for `lab up`, `lab down` and `status --json`, and the server's API with the
- * lab's token for shadows, failovers and alerts.
+ * lab's token for shadows, failovers and alerts; the lab's state file for its hosts' links.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -133,4 +134,23 @@ export async function answers200(url, timeoutMs = 2000) {
   } catch {
     return false;
   }
+}
+
+/**
+ * The root-side veth of lab host `host` (e.g. `umbra-h1-br`), from the lab's state file
+ * `STATE_DIR/lab/state.json` (src/lab/state.ts LabState: hosts[].name, hosts[].vethRoot).
+ * Setting it down cuts the host off the bridge: from the server, the other hosts and HAProxy.
+ * @param {string} stateDir  the lab's UMBRA_STATE_DIR
+ * @param {string} host
+ * @returns {string}
+ */
+export function hostLink(stateDir, host) {
+  const file = join(stateDir, 'lab', 'state.json');
+  /** @type {{ hosts?: { name: string, vethRoot: string }[] }} */
+  const state = JSON.parse(readFileSync(file, 'utf8'));
+  const h = (state.hosts ?? []).find((x) => x.name === host);
+  if (!h?.vethRoot) throw new Error(`${file}: no host ${host} with a vethRoot (hosts: ${(state.hosts ?? []).map((x) => x.name).join(', ') || 'none'})`);
+  // Only a veth name may reach `ip` (an argument vector, but keep it to what the lab creates).
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(h.vethRoot)) throw new Error(`${file}: host ${host} has an unexpected vethRoot ${JSON.stringify(h.vethRoot)}`);
+  return h.vethRoot;
 }

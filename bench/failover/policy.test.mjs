@@ -16,7 +16,16 @@ test('the bench policy is a valid policy file with the settings the benchmark re
   assert.deepEqual(p.max_failovers, { count: 1000, window: 3600 });
   assert.equal(p.failover_criteria, BENCH_CRITERIA);
   assert.match(BENCH_CRITERIA, /state in \[crashed, panicked, hung\]/);
-  assert.match(BENCH_CRITERIA, /error_rate > 50% for 10s/);
+  assert.match(BENCH_CRITERIA, /host_lost/);
+  assert.match(BENCH_CRITERIA, /http_error_rate > 50% for 3s/);
+  assert.match(BENCH_CRITERIA, /cpu > 70% for 10s/);
+});
+
+test('the migrate flavor\'s policy is valid with the default criteria', () => {
+  const r = parseConfigText(benchPolicy({ flavor: 'migrate' }));
+  assert.ok(r.ok, JSON.stringify(r.ok ? null : r.errors));
+  assert.equal(r.config.policies.shadow_flavor, 'migrate');
+  assert.equal(r.config.policies.failover_criteria, BENCH_CRITERIA);
 });
 
 test('another criteria or flavor is written as given', () => {

@@ -1,14 +1,15 @@
 // @ts-check
 /**
  * One lab as the benchmark uses it: runs of faults against vm1 (wait until ready, client,
- * fault, failover, measurements), the recovery of a fault that did not fail over, and the
- * final check of every acknowledged record. The harness opens one session per lab.
+ * fault, failover, what is left once it ended, measurements), the recovery of a fault that did
+ * not fail over, and the final check of every acknowledged record. The harness opens one
+ * session per lab (one shadow flavor per lab).
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countFailures, epochMs, startAppender } from './client.mjs';
-import { inject, pidAlive, undo } from './faults.mjs';
-import { answers200, serverApi, statusReport } from './lab.mjs';
+import { afterFailover, inject, ipRunner, oldQemuGraceMs, pidAlive, undo } from './faults.mjs';
+import { answers200, hostLink, serverApi, statusReport } from './lab.mjs';
 import { failoverPhases, missingLines, outage, stepTimings, whyNot } from './measure.mjs';
 
 /** The lab VM the benchmark fails over. */
@@ -20,6 +21,8 @@ const READY_TIMEOUT_MS = 240_000;
 
 /** @typedef {import('./report.mjs').RunResult} RunResult */
 /** @typedef {import('./faults.mjs').FaultKind} FaultKind */
+/** @typedef {import('./faults.mjs').FaultContext} FaultContext */
+/** @typedef {import('./targets.mjs').Flavor} Flavor */
 /** @typedef {import('./measure.mjs').StepRecord} StepRecord */
 /** @typedef {import('./lab.mjs').LabUp} LabUp */
 /**
@@ -40,11 +43,14 @@ const READY_TIMEOUT_MS = 240_000;
  * @typedef {object} SessionOptions
  * @property {NodeJS.ProcessEnv} env     with the lab's UMBRA_STATE_DIR
  * @property {number} lab                1-based number of this lab in the benchmark
+ * @property {Flavor} flavor             the shadow flavor of its policy
  * @property {number} quietS
  * @property {number} recoveryTimeoutS
  * @property {number} periodMs
  * @property {number} maxInFlight
  * @property {Set<number>} stoppedPids   QEMUs this benchmark stopped (SIGCONT on exit)
+ * @property {Set<string>} linksDown     host links this benchmark set down (set up again on exit)
+ * @property {import('./faults.mjs').IpRunner} [ip]  runs `ip` (default: the real one)
  * @property {(msg: string) => void} log
  */
 
@@ -96,6 +102,19 @@ export class LabSession {
     this.api = serverApi(up);
     this.before = before;
     this.o = o;
+    const stateDir = o.env.UMBRA_STATE_DIR;
+    /** What the faults need of the lab. @type {FaultContext} */
+    this.faultCtx = {
+      vmId: VM,
+      api: this.api,
+      traffic: this.traffic,
+      ip: o.ip ?? ipRunner(),
+      linkOf: (host) => {
+        if (!stateDir) throw new Error('UMBRA_STATE_DIR is not set: the lab\'s state file cannot be found');
+        return hostLink(stateDir, host);
+      },
+      linksDown: o.linksDown,
+    };
   }
 
   /**
@@ -184,7 +203,7 @@ export class LabSession {
       READY_TIMEOUT_MS,
       1000,
     );
-    const primary = { pid: ready.vm.pid, endpoint: ready.vm.endpoint };
+    const primary = { pid: ready.vm.pid, endpoint: ready.vm.endpoint, host: ready.vm.host };
 
     // 2. the client, until it has a few acknowledgements.
     const client = startAppender(traffic, { tag: `bf${process.pid}-${o.lab}-${fault}-${round}`, periodMs: o.periodMs, maxInFlight: o.maxInFlight });
@@ -197,7 +216,14 @@ export class LabSession {
 
     // 3. the fault.
     if (fault === 'hang') o.stoppedPids.add(primary.pid);
-    const inj = await inject(fault, primary, { vmId: VM, api });
+    /** @type {import('./faults.mjs').Injected} */
+    let inj;
+    try {
+      inj = await inject(fault, primary, this.faultCtx);
+    } catch (e) {
+      await client.stop();
+      throw e;
+    }
     /** The manual failover's answer (planned), once it came. @type {{ value: { decision?: { kind: string, why?: string }, error?: string } | null }} */
     const manual = { value: null };
     inj.pending?.then(
@@ -229,6 +255,9 @@ export class LabSession {
         fo = again;
       }
     }
+    // Once the failover ended (or was given up on): a lost host's link up again (first thing:
+    // it must not stay down), an overload moved by live migration stopped.
+    const after = await afterFailover(fault, { done: fo?.state === 'done', path: fo?.path ?? null }, this.faultCtx).catch((e) => `failed: ${msg(e)}`);
     /** @type {RunResult['outcome']} */
     let outcome = 'failed-over';
     /** @type {string | null} */
@@ -260,16 +289,19 @@ export class LabSession {
     // 5. the old primary: gone after a failover (retire_old); a fault that did not fail over is
     // undone, and a primary that does not come back is replaced by a manual failover.
     let oldPidAlive = false;
+    /** @type {number | null} */
+    let oldGoneByMs = null;
     /** @type {string | null} */
     let undone = null;
     if (fo?.state === 'done') {
-      oldPidAlive = !(await until('the old QEMU gone', async () => !pidAlive(primary.pid), 3000, 100).catch(() => false));
+      oldPidAlive = !(await until('the old QEMU gone', async () => !pidAlive(primary.pid), oldQemuGraceMs(fault), 100).catch(() => false));
+      if (!oldPidAlive && fo.endedAt !== null) oldGoneByMs = Math.max(0, epochMs() - fo.endedAt);
       if (oldPidAlive) {
         process.kill(primary.pid, 'SIGKILL'); // never two copies: the fenced one must not run again
         undone = `the old QEMU ${primary.pid} was still there after the failover: SIGKILLed`;
       }
     } else {
-      undone = await undo(fault, primary);
+      undone = await undo(fault, primary, this.faultCtx);
       const rec = await this.recover(primary);
       if (rec) undone = undone ? `${undone}; ${rec}` : rec;
     }
@@ -294,6 +326,7 @@ export class LabSession {
     const phases = fo ? failoverPhases(fo, inj.at) : null;
     return {
       lab: o.lab,
+      flavor: o.flavor,
       fault,
       round,
       outcome,
@@ -319,6 +352,8 @@ export class LabSession {
       lost: missing?.length ?? null,
       lostSample: (missing ?? []).slice(0, 5),
       oldPidAlive,
+      oldGoneByMs,
+      after,
       undo: undone,
     };
   }

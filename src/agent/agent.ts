@@ -35,6 +35,7 @@ import { replicationRoutes } from './replication/routes.js';
 import { Resizer, resizeRoutes, type VmLimits } from './resize.js';
 import { VmInvalidStateError, VmNotFoundError } from '../hypervisor/errors.js';
 import { defaultTargets, ShadowManager, shadowRoutes } from './shadows/index.js';
+import { retireRoutes } from './retire-routes.js';
 import type { BlockTargetDriver } from '../storage/driver.js';
 
 /** The agent's configuration (the CLI resolves it from flags). */
@@ -165,6 +166,7 @@ export class Agent {
       address: cfg.address,
       ports: deps.ports ?? osPortPicker,
       fenced: () => lease?.state.fenced ?? false,
+      onEndOnPurpose: (id, op) => replication?.hold(id, `the VM was ended on purpose (${op} through the API)`),
     });
     shadowsRef = shadows;
     await shadows.start();
@@ -194,7 +196,7 @@ export class Agent {
     const listenHost = cfg.listenHost ?? cfg.address;
     let api: AgentApi;
     try {
-      const routes = [replicationRoutes(replication), migrationRoutes(migrator), resizeRoutes(resizer), shadowRoutes(shadows)];
+      const routes = [replicationRoutes(replication), migrationRoutes(migrator), resizeRoutes(resizer), shadowRoutes(shadows), retireRoutes({ vms: manager, shadows })];
       api = await startAgentApi({ manager, sampler, info: () => self!.info(), token: cfg.token, log, routes }, listenHost, cfg.listenPort ?? DEFAULT_AGENT_PORT);
     } catch (e) {
       // Port taken or address not on this host: detach (the VMs keep running) and report.
@@ -222,13 +224,16 @@ export class Agent {
           .catch(() => null)
           .finally(() => clearTimeout(timer));
         const now = clock.now();
+        const retiring = new Set(shadows.retiringIds());
         for (const id of promoted) {
           const s = listed?.find((x) => x.id === id);
           let entry: { id: string; state: string; pid: number | null; endpoint: string | null };
           if (s) {
             // A promoted shadow is a primary whose end nobody asked for (its release kills it and
             // drops it from this list): an exited one crashed (a guest panic ends QEMU under -no-reboot).
-            entry = { id, state: s.vm.state === 'exited' ? 'crashed' : s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
+            // Unless it is being retired: that end was asked for.
+            const exited = retiring.has(id) ? 'exited' : 'crashed';
+            entry = { id, state: s.vm.state === 'exited' ? exited : s.vm.state, pid: s.vm.pid, endpoint: s.vm.endpoint };
             promotedSeen.set(id, { ...entry, at: now });
           } else {
             // No answer in time (a hung monitor): the last one stands, then `unknown`, as for the VM manager's VMs.

@@ -1,7 +1,8 @@
 /**
  * The VMs of this host: ensure (create + start, idempotent), start/stop/cont/kill/powerdown,
- * delete, re-adoption after an agent restart, and supervision. Supervision records how a
- * process ended (`crashed` or `exited`) and never restarts it: the failover controller decides.
+ * delete, retire (the graceful end of an old primary: retire.ts), re-adoption after an agent
+ * restart, and supervision. Supervision records how a process ended (`crashed` or `exited`) and
+ * never restarts it: the failover controller decides.
  *
  * Operations on one VM run one at a time (a re-sent ensure waits for the first and finds the
  * VM running). Status is observed from the driver on every call; the records (records.ts)
@@ -22,6 +23,7 @@ import type { PortPicker } from './ports.js';
 import type { AgentVmRecord, RecordStore } from './records.js';
 import { KeyedMutex } from '../core/keyed-mutex.js';
 import { checkAgentSpec, endpointUrl, sameAgentSpec, toVmSpec, type Placement } from './vm-spec.js';
+import { retireProcess, type RetireOptions, type RetireOutcome } from './retire.js';
 
 /** The per-VM operations of the agent API. */
 export type VmOp = 'start' | 'stop' | 'cont' | 'kill' | 'powerdown';
@@ -69,10 +71,10 @@ export interface VmManagerOptions {
   /** Called when a VM's state changed on its own (its process ended). */
   onChange?: (vmId: string) => void;
   /**
-   * Called before the agent ends a VM's process on purpose (kill, powerdown, delete): the
+   * Called before the agent ends a VM's process on purpose (kill, powerdown, delete, retire): the
    * replication must not start a new copy for it (its shadow may have been promoted).
    */
-  onEndOnPurpose?: (vmId: string, op: 'kill' | 'powerdown' | 'delete') => void;
+  onEndOnPurpose?: (vmId: string, op: 'kill' | 'powerdown' | 'delete' | 'retire') => void;
   /** How long powerdown waits for the guest (ms, default 30000). */
   powerdownTimeoutMs?: number;
 }
@@ -186,8 +188,12 @@ export class VmManager {
     try {
       const st = await this.o.driver.status(id);
       if (st.state === 'exited') {
-        // No exit seen (the agent was down when it happened): it was not planned.
-        return { ...base, state: rec?.lastExit?.state ?? 'crashed', pid: null };
+        // No exit recorded before the status call: read again (that call may have seen the exit
+        // and recorded it); a process the agent is ending on purpose (kill, powerdown, delete,
+        // retire) ended as planned. No exit seen at all (the agent was down when it happened):
+        // it was not planned.
+        const now = this.o.records.get(id);
+        return { ...base, state: rec?.lastExit?.state ?? now?.lastExit?.state ?? (now?.expectExitPid != null ? 'exited' : 'crashed'), pid: null };
       }
       return { ...base, state: st.state, pid: st.pid };
     } catch (e) {
@@ -283,14 +289,45 @@ export class VmManager {
       } catch (e) {
         if (!isHypervisorError(e, 'VM_NOT_FOUND')) throw e;
       }
-      if (rec) await this.o.disks.remove(rec.dataDisk);
-      this.o.records.remove(id);
-      this.driverIds.delete(id);
+      await this.forget(id, rec);
       this.o.log.info({ vmId: id }, 'VM deleted');
     });
   }
 
+  /**
+   * The graceful end of an old primary after a failover (retire.ts): isolated, powered off by
+   * ACPI within `timeoutMs` or killed, then removed as {@link delete} removes it. The exit is
+   * planned (`exited`, never `crashed`). `VM_NOT_FOUND` for an unknown id.
+   */
+  retire(id: string, opts: RetireOptions): Promise<RetireOutcome> {
+    return this.lock.run(id, async () => {
+      const rec = this.o.records.get(id);
+      if (!rec && !this.driverIds.has(id)) await this.o.driver.status(id); // VM_NOT_FOUND, or a run dir not listed yet
+      let out: RetireOutcome = { how: 'gone', ms: 0, timedOut: false, reason: 'unknown to the hypervisor' };
+      try {
+        this.o.onEndOnPurpose?.(id, 'retire');
+        await this.endProcess(id, async () => {
+          out = await retireProcess(this.o.driver, id, { ...opts, clock: this.o.clock, log: this.o.log, fenced: this.o.fenced() });
+        });
+        await this.o.driver.kill(id); // no-op unless the guest came back meanwhile
+        await this.o.driver.remove(id);
+      } catch (e) {
+        if (!isHypervisorError(e, 'VM_NOT_FOUND')) throw e;
+      }
+      await this.forget(id, rec);
+      this.o.log.info({ vmId: id, how: out.how, ms: out.ms, reason: out.reason }, 'VM retired');
+      return out;
+    });
+  }
+
   // --- internals ---
+
+  /** Removes what the agent keeps of a VM whose process is gone: data disk, record. */
+  private async forget(id: string, rec: AgentVmRecord | undefined): Promise<void> {
+    if (rec) await this.o.disks.remove(rec.dataDisk);
+    this.o.records.remove(id);
+    this.driverIds.delete(id);
+  }
 
   private placement(rec: AgentVmRecord): Placement {
     return { address: this.o.address, servicePort: rec.servicePort, dataDisk: rec.dataDisk };

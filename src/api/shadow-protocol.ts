@@ -79,6 +79,18 @@
  *            hot-adds vCPUs (one at a time) and memory (one DIMM, a multiple of 128 MiB) up to
  *            the request, within the VM's maxVcpus / maxMemoryMiB (beyond: 400). Never removes.
  *            The guest onlines them itself. Any VM of the agent, and promoted shadows.
+ *   POST   /v1/vms/:id/retire               RetireRequest -> RetireResult
+ *            the graceful end of an old primary after a failover (src/agent/retire.ts). Any VM
+ *            of the agent, and promoted shadows (a standby shadow is 409: DELETE it). No process:
+ *            removed (`gone`). A guest running or paused by `stop`: every NIC's link is set down
+ *            first (once it runs again it reaches and answers no one), then the ACPI power
+ *            button, then `cont`; the agent waits up to `timeoutMs` for the process to exit
+ *            (`acpi`) and SIGKILLs it after (`killed`, `timedOut`). Killed at once (`reason`
+ *            says why): a fenced host, a VM with block jobs (a resumed guest would write through
+ *            them), any other state (postmigrate, inmigrate, crashed, a silent monitor). Then
+ *            everything is removed as DELETE does (process, run dir, disks or target, record);
+ *            the exit is a planned one (never reported `crashed`). The replication is held.
+ *            `ms`: from the call to the process's end. Unknown id: 404 VM_NOT_FOUND.
  *   POST   /v1/vms/:id/kill (existing)      a VM killed on purpose through the API (also
  *            powerdown, and fencing's kill) has its replication held: no new full copy starts,
  *            even when a new process runs, until the spec is PUT again or resynced
@@ -392,3 +404,22 @@ export const resizeResultSchema = z.object({
   ms: z.number(),
 });
 export type ResizeResult = z.infer<typeof resizeResultSchema>;
+
+export const retireRequestSchema = z.object({
+  /** How long the guest may take to power off after the button, ms; then it is killed. */
+  timeoutMs: z.number().int().positive().max(600_000).default(10_000),
+});
+export type RetireRequest = z.infer<typeof retireRequestSchema>;
+
+export const retireResultSchema = z.object({
+  vmId: id,
+  /** `acpi`: the guest powered itself off; `killed`: SIGKILL (timeout or `reason`); `gone`: no process was left. */
+  how: z.enum(['acpi', 'killed', 'gone']),
+  /** From the call to the process's end, ms. */
+  ms: z.number(),
+  /** Killed because the guest did not power off within `timeoutMs`. */
+  timedOut: z.boolean(),
+  /** Why it was killed at once, or why nothing was left (null after a power-off). */
+  reason: z.string().nullable(),
+});
+export type RetireResult = z.infer<typeof retireResultSchema>;

@@ -61,6 +61,7 @@ export async function labCommand(action: 'up' | 'down' | 'status', args: LabComm
       io.stdout(`server ${result.server}\n`);
       for (const h of result.hosts) io.stdout(`host ${h.name} ${h.address}\n`);
       for (const v of result.vms) io.stdout(`vm ${v.id} on ${v.host} pid ${v.pid ?? '-'} ${v.endpoint ?? '-'}${v.sync ? ` shadow ${v.sync}` : ''}\n`);
+      io.stdout(`dns ${result.dns.server} zone ${result.dns.zone}${Object.values(result.dns.names).map((n) => ` ${n}`).join('')}\n`);
       for (const sh of result.shadows ?? []) io.stdout(`shadow ${sh.id} of ${sh.shadowOf} on ${sh.host} pid ${sh.pid ?? '-'} ${sh.flavor ?? ''} ${sh.mode ?? ''} ${sh.sync ?? '-'}\n`);
       io.stdout(`(token in ${lab.labPaths(stateDir).labJson}; umbra status reads it)\n`);
     }

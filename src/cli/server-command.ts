@@ -22,9 +22,12 @@ export interface ServerCommandArgs {
   dataDir?: string;
   /** Bearer token (default $UMBRA_TOKEN, else the data dir's token file, else a new one). */
   token?: string;
-  /** Policy file (its forecast section drives the profiler). */
+  /** Policy file (its forecast section drives the profiler; its traffic section, the failover's traffic switch). */
   policy?: string;
-  /** HAProxy admin socket: the failover controller switches each VM's traffic there (service = VM id). */
+  /**
+   * HAProxy admin socket: the failover controller switches each VM's traffic there (service = VM
+   * id). Overrides the policy's `traffic.haproxy.socket`; its `traffic.dns` still applies.
+   */
   haproxySocket?: string;
   /** Guest kernel and initramfs for VMs (default $UMBRA_KERNEL / $UMBRA_INITRD, else `umbra image build`'s cache). */
   kernel?: string;
@@ -103,11 +106,18 @@ export async function serverCommand(args: ServerCommandArgs, io: ServerCommandIO
       throw e;
     }));
 
+  // Traffic: the policy's `traffic:` block (HAProxy, DNS, or both), --haproxy-socket overriding
+  // its HAProxy socket. Built before the store is used so a bad secret file fails the start.
+  const { planTrafficDrivers, describeTrafficDrivers, buildTrafficSwitch } = await import('../traffic/from-config.js');
+  const trafficPlan = planTrafficDrivers(config.traffic, { haproxySocket: args.haproxySocket });
   let traffic: import('../traffic/switch.js').TrafficSwitch | undefined;
-  if (args.haproxySocket) {
-    const { HaproxyTrafficSwitch } = await import('../traffic/index.js');
-    traffic = new HaproxyTrafficSwitch({ socketPath: args.haproxySocket });
+  try {
+    traffic = buildTrafficSwitch(trafficPlan, { policyFile: args.policy, clock });
+  } catch (e) {
+    await store.close();
+    throw e;
   }
+  if (traffic) log.info({ switch: traffic.name, drivers: describeTrafficDrivers(trafficPlan) }, 'traffic switch');
 
   const f = config.forecast;
   const models = f.models?.filter((m) => m !== 'lstm');

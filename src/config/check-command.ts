@@ -32,7 +32,20 @@ export function summarizeConfig(config: UmbraConfig): string[] {
     `  policies: shadow threshold ${p.shadow_creation_threshold}; ${p.shadow_flavor} shadows; sync ${p.synchronization_mode}${p.synchronization_mode === 'periodic' ? ` every ${dur(p.synchronization_interval)}` : ''}; max data loss ${dur(p.max_data_loss)}; ${groups}`,
     `  failover: ${p.failover_criteria}`,
     `  budgets: total ${limit(b.total.cores, 'cores')}, ${limit(b.total.memory_gib, 'GiB')}; per host ${limit(b.per_host.cores, 'cores')}, ${limit(b.per_host.memory_gib, 'GiB')}`,
+    ...trafficSummary(config.traffic),
   ];
+}
+
+/** The `traffic:` line, when a switch is configured (the TSIG secret is never shown, its file is). */
+function trafficSummary(t: UmbraConfig['traffic']): string[] {
+  const parts: string[] = [];
+  if (t.haproxy) parts.push(`HAProxy socket ${t.haproxy.socket}`);
+  if (t.dns) {
+    const d = t.dns;
+    const server = d.server.host.includes(':') ? `[${d.server.host}]:${d.server.port}` : `${d.server.host}:${d.server.port}`;
+    parts.push(`DNS zone ${d.zone} at ${server}, ttl ${d.ttl}s, key ${d.tsig.name} (${d.tsig.algorithm}) from ${d.tsig.secret_file}`);
+  }
+  return parts.length ? [`  traffic: ${parts.join(' + ')}`] : [];
 }
 
 /** Builds the outcome from a load result (pure; see {@link configCheckCommand}). */

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { toConfigIssues, type ConfigIssue } from './issues.js';
 import { umbraConfigSchema, type UmbraConfig } from './schema.js';
 import { locatePath } from './yaml-locate.js';
 import { isObjectSchema, schemaAt } from './schema-walk.js';
+import { resolveTrafficPaths, trafficFileIssues, type ReadFile } from './traffic-files.js';
 
 /** The outcome of loading a policy file: the config, or every issue found in it. */
 export type ConfigLoadResult = { ok: true; config: UmbraConfig } | { ok: false; errors: ConfigIssue[] };
@@ -14,12 +16,21 @@ function yamlMessage(message: string): string {
   return first.replace(/ at line \d+, column \d+:?$/, '');
 }
 
+/** What {@link parseConfigText} may do beyond validating the text. */
+export interface ParseConfigOptions {
+  /** Resolve relative paths in the file (`traffic:`) against this directory (the file's). */
+  baseDir?: string;
+  /** Check the files the config names (the TSIG secret) with this reader; unchecked without it. */
+  readFile?: ReadFile;
+}
+
 /**
- * Parses and validates the text of a policy file. Pure: no I/O. YAML syntax errors are
- * reported with their line and column (and stop there); otherwise every invalid field and every
- * unknown key is reported, each at the line of its key. Empty text means every default.
+ * Parses and validates the text of a policy file. Pure: no I/O (unless `opts.readFile` is
+ * given). YAML syntax errors are reported with their line and column (and stop there);
+ * otherwise every invalid field and every unknown key is reported, each at the line of its
+ * key. Empty text means every default.
  */
-export function parseConfigText(text: string): ConfigLoadResult {
+export function parseConfigText(text: string, opts: ParseConfigOptions = {}): ConfigLoadResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, keepSourceTokens: true, prettyErrors: true });
   if (doc.errors.length > 0) {
@@ -45,8 +56,12 @@ export function parseConfigText(text: string): ConfigLoadResult {
   if (data === null || data === undefined) data = {};
   dropEmptySections(data, []);
   const parsed = umbraConfigSchema.safeParse(data);
-  if (parsed.success) return { ok: true, config: parsed.data };
-  const issues = toConfigIssues(parsed.error.issues, data, umbraConfigSchema);
+  let issues: ConfigIssue[];
+  if (parsed.success) {
+    const config = opts.baseDir ? { ...parsed.data, traffic: resolveTrafficPaths(parsed.data.traffic, opts.baseDir) } : parsed.data;
+    issues = opts.readFile ? trafficFileIssues(config.traffic, opts.readFile) : [];
+    if (!issues.length) return { ok: true, config };
+  } else issues = toConfigIssues(parsed.error.issues, data, umbraConfigSchema);
   for (const issue of issues) {
     const pos = locatePath(doc, lineCounter, pathSegments(issue.path));
     if (pos) {
@@ -82,8 +97,9 @@ export function pathSegments(path: string): PropertyKey[] {
 }
 
 /**
- * Reads and validates a policy file. A file that cannot be read is reported as one issue
- * (path `''`) so that callers have a single shape to print.
+ * Reads and validates a policy file: relative paths in it are resolved against its directory
+ * and the files it names (the TSIG secret) are checked. A file that cannot be read is reported
+ * as one issue (path `''`) so that callers have a single shape to print.
  */
 export function loadConfigFile(file: string): ConfigLoadResult {
   let text: string;
@@ -94,5 +110,5 @@ export function loadConfigFile(file: string): ConfigLoadResult {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
     return { ok: false, errors: [{ path: '', message: `cannot read the policy file: ${why}` }] };
   }
-  return parseConfigText(text);
+  return parseConfigText(text, { baseDir: dirname(file), readFile: (p) => readFileSync(p) });
 }

@@ -1,4 +1,6 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { TSIG_ALGORITHMS, type TsigAlgorithm } from '../traffic/dns/tsig.js';
 import { modelNames } from '../forecast/models/index.js';
 import { duration } from './duration-schema.js';
 import { bool, integer, nonEmptyString, numberBetween, oneOf, positive } from './fields.js';
@@ -247,6 +249,11 @@ const policyFields = {
     default: '30m',
     doc: 'A promoted VM is watched this long before it may fail over again.',
   },
+  graceful_shutdown_timeout: {
+    schema: duration(),
+    default: '10s',
+    doc: "After a failover, how long the old primary's guest may take to power off by ACPI (isolated from the network first) before it is killed.",
+  },
   max_failovers: {
     schema: maxFailoversSchema,
     default: { count: 3, window: '24h' },
@@ -364,6 +371,64 @@ export const alertsSchema = z.strictObject({
   resend_interval: duration().prefault('1m').describe('How often firing alerts are re-sent to Alertmanager.'),
 });
 
+// ---------------------------------------------------------------------------------------------
+// traffic
+
+/** A DNS name (a zone, a TSIG key name): labels of letters, digits, `-` and `_`, a final dot allowed. */
+const DNS_NAME = /^(?=.{1,253}\.?$)([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/;
+
+/** `ADDR:PORT` of a DNS server (`[v6]:PORT` for IPv6; the port defaults to 53) → `{ host, port }`. */
+const dnsServerField = () => {
+  const message = 'expected ADDR:PORT of the DNS server, such as 10.0.0.53:53 (an IP address; [::1]:53 for IPv6)';
+  return z.string({ error: message }).transform((text, ctx): { host: string; port: number } => {
+    const m = /^\s*(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+))(?::(\d{1,5}))?\s*$/.exec(text);
+    const host = m?.[1] ?? m?.[2];
+    const port = m?.[3] === undefined ? 53 : Number(m[3]);
+    const ok = host !== undefined && (m?.[1] !== undefined ? isIPv6(host) : isIPv4(host)) && port >= 1 && port <= 65_535;
+    if (!ok) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return { host: host!, port };
+  });
+};
+
+const tsigSchema = z.strictObject({
+  name: nonEmptyString('a TSIG key name such as umbra-key')
+    .refine((n) => DNS_NAME.test(n), { message: 'expected a TSIG key name (letters, digits, dots, dashes)' })
+    .describe('The key\'s name, as in the DNS server\'s `key "NAME" { ... }`.'),
+  algorithm: oneOf(Object.keys(TSIG_ALGORITHMS) as [TsigAlgorithm, ...TsigAlgorithm[]])
+    .prefault('hmac-sha256')
+    .describe('The HMAC algorithm of the key.'),
+  secret_file: nonEmptyString('the path of a file holding the base64 secret')
+    .describe("File holding the key's secret in base64 (as tsig-keygen prints it), mode 0600; relative to the policy file. Its content is never logged or printed."),
+}, { error: 'expected a mapping like { name: umbra-key, secret_file: /etc/umbra/tsig.secret }' });
+
+/** Where each VM's clients are sent: HAProxy's runtime API, DNS updates, or both at once. */
+export const trafficSchema = z.strictObject({
+  haproxy: z
+    .strictObject({
+      socket: nonEmptyString("the path of HAProxy's admin socket")
+        .describe("HAProxy's admin socket (`stats socket PATH level admin`); relative to the policy file. Backend `be_<vm>`, server `active`."),
+    }, { error: 'expected a mapping like { socket: /run/haproxy/admin.sock }' })
+    .optional()
+    .describe("Switch traffic through HAProxy's runtime API (`umbra server --haproxy-socket` overrides the socket)."),
+  dns: z
+    .strictObject({
+      server: dnsServerField().describe("The zone's primary (authoritative) server, ADDR:PORT; it must accept RFC 2136 updates signed with the key."),
+      zone: nonEmptyString('a DNS zone such as svc.example.com')
+        .refine((zn) => DNS_NAME.test(zn), { message: 'expected a DNS zone such as svc.example.com' })
+        .describe('VM `ID` is published as the A record of `ID.<zone>`: the address of the host running its primary.'),
+      ttl: duration({ allowZero: true })
+        .refine((s) => Number.isInteger(s) && s <= 86_400, { message: 'expected whole seconds up to 1d' })
+        .prefault('5s')
+        .describe('TTL of the published records; clients follow a switch once their cached answer expires.'),
+      tsig: tsigSchema.describe('The TSIG key that signs every update (and query).'),
+    }, { error: 'expected a mapping with server:, zone: and tsig:' })
+    .optional()
+    .describe('Switch traffic by DNS UPDATE (RFC 2136) signed with TSIG. With haproxy: too, both are switched.'),
+}, { error: 'expected a mapping with haproxy: and/or dns:' });
+
 /** The whole policy file. */
 export const umbraConfigSchema = z.strictObject({
   version: z.literal(1, { error: 'expected 1 (the only policy file version so far)' }).prefault(1).describe('Policy file format version.'),
@@ -371,6 +436,7 @@ export const umbraConfigSchema = z.strictObject({
   policies: policiesSchema.prefault({}).describe('Shadowing and failover policies.'),
   budgets: budgetsSchema.prefault({}).describe('Cost limits for shadows.'),
   alerts: alertsSchema.prefault({}).describe('Alert destinations (webhook, Alertmanager).'),
+  traffic: trafficSchema.prefault({}).describe('Where failovers switch each VM\'s traffic (HAProxy and/or DNS); none by default.'),
 }, { error: 'expected a mapping at the top of the policy file' });
 
 /** A validated policy file with defaults filled in. Durations are in seconds. */
@@ -387,6 +453,10 @@ export type PolicyGroup = PoliciesConfig['groups'][number];
 export type Policy = Omit<PoliciesConfig, 'groups'>;
 /** Alert destinations. */
 export type AlertsConfig = UmbraConfig['alerts'];
+/** Traffic switches (HAProxy, DNS); paths as written until the loader resolves them against the file's directory. */
+export type TrafficConfig = UmbraConfig['traffic'];
+/** The `traffic.dns` block (server parsed to host and port, TTL in seconds). */
+export type DnsTrafficConfig = NonNullable<TrafficConfig['dns']>;
 /** Shadow budgets (absent field: no limit). */
 export type BudgetsConfig = UmbraConfig['budgets'];
 

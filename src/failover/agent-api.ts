@@ -6,6 +6,17 @@
 import type { AgentTarget, HttpAgentApi } from '../server/agent-client.js';
 import { AgentError } from '../server/errors.js';
 
+/** How an old primary ended (the agent's RetireResult): `acpi` powered off, `killed`, or `gone` already. */
+export interface RetireReply {
+  how: 'acpi' | 'killed' | 'gone';
+  /** From the call to the process's end, ms. */
+  ms: number;
+  /** Killed because it did not power off within the timeout. */
+  timedOut: boolean;
+  /** Why it was killed at once, or why nothing was left (null after a power-off). */
+  reason: string | null;
+}
+
 /** What a promotion reports. */
 export interface PromoteReply {
   ok: boolean;
@@ -23,6 +34,12 @@ export interface FailoverAgentApi {
   contVm(agent: AgentTarget, instance: string): Promise<void>;
   /** Kills the VM and removes its files on that host (unknown: no-op). A promoted shadow (the VM after an earlier failover) is released explicitly. */
   deleteVm(agent: AgentTarget, instance: string, opts?: { promotedShadow?: boolean }): Promise<void>;
+  /**
+   * The graceful end of the old primary (a VM of the agent or a promoted shadow): isolated from
+   * the network, ACPI power button, resumed, killed after `timeoutMs`; then removed as delete
+   * does. Unknown on that host: `gone`.
+   */
+  retireVm(agent: AgentTarget, instance: string, opts: { timeoutMs: number; promotedShadow?: boolean }): Promise<RetireReply>;
   /** Stops the VM's replication (none: no-op). */
   stopReplication(agent: AgentTarget, instance: string): Promise<void>;
   /** Promotes a shadow in place: `warm` takeover or `cold` boot from its synchronized disk. */
@@ -60,6 +77,24 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
   async deleteVm(agent: AgentTarget, instance: string, opts: { promotedShadow?: boolean } = {}): Promise<void> {
     const path = opts.promotedShadow ? `/v1/shadows/${enc(instance)}?promoted=kill` : `/v1/vms/${enc(instance)}`;
     await this.http.callIgnoring404(agent, 'DELETE', path, undefined, { host: agent.name, op: 'delete', vmId: instance }, 30_000);
+  }
+
+  async retireVm(agent: AgentTarget, instance: string, opts: { timeoutMs: number; promotedShadow?: boolean }): Promise<RetireReply> {
+    const ctx = { host: agent.name, op: 'retire', vmId: instance };
+    try {
+      // The agent waits up to timeoutMs for the guest, then kills it and removes its files.
+      const { json } = await this.http.call(agent, 'POST', `/v1/vms/${enc(instance)}/retire`, { timeoutMs: opts.timeoutMs }, ctx, opts.timeoutMs + 60_000);
+      const r = json as Partial<RetireReply> | undefined;
+      const how = r?.how === 'acpi' || r?.how === 'killed' || r?.how === 'gone' ? r.how : 'killed';
+      return { how, ms: typeof r?.ms === 'number' ? r.ms : 0, timedOut: r?.timedOut === true, reason: typeof r?.reason === 'string' ? r.reason : null };
+    } catch (e) {
+      if (!(e instanceof AgentError) || e.context.status !== 404) throw e;
+      // VM_NOT_FOUND: nothing of it on that host. NOT_FOUND: an older agent without the route
+      // (or a shadow removed meanwhile): the old way, kill and remove (a 404 there is fine).
+      if (e.context.agentCode !== 'NOT_FOUND') return { how: 'gone', ms: 0, timedOut: false, reason: `unknown on ${agent.name}` };
+      await this.deleteVm(agent, instance, { promotedShadow: opts.promotedShadow });
+      return { how: 'killed', ms: 0, timedOut: false, reason: 'the agent has no retire: killed and removed' };
+    }
   }
 
   async stopReplication(agent: AgentTarget, instance: string): Promise<void> {

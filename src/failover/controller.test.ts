@@ -11,7 +11,7 @@ import { AgentUnavailableError } from '../server/errors.js';
 import { openSqliteStore } from '../store/index.js';
 import type { ShadowRow, Store } from '../store/store.js';
 import type { Backend, TrafficSwitch } from '../traffic/switch.js';
-import type { FailoverAgentApi, PromoteReply } from './agent-api.js';
+import type { FailoverAgentApi, PromoteReply, RetireReply } from './agent-api.js';
 import { FailoverController } from './controller.js';
 
 const T0 = 1_800_000_000_000;
@@ -29,6 +29,13 @@ class FakeAgents implements FailoverAgentApi {
   async killVm(a: AgentTarget, id: string) { this.hit(a, `kill ${id}`); }
   async contVm(a: AgentTarget, id: string) { this.hit(a, `cont ${id}`); }
   async deleteVm(a: AgentTarget, id: string) { this.hit(a, `delete ${id}`); }
+  retireReply: RetireReply = { how: 'acpi', ms: 420, timedOut: false, reason: null };
+  retireTimeouts: number[] = [];
+  async retireVm(a: AgentTarget, id: string, o: { timeoutMs: number }) {
+    this.hit(a, `retire ${id}`);
+    this.retireTimeouts.push(o.timeoutMs);
+    return this.retireReply;
+  }
   async stopReplication(a: AgentTarget, id: string) { this.hit(a, `stop replication ${id}`); }
   async promote(a: AgentTarget, id: string, mode: 'warm' | 'cold'): Promise<PromoteReply> {
     this.hit(a, `promote ${id} ${mode}`);
@@ -109,7 +116,7 @@ describe('FailoverController', () => {
     await setState('crashed');
     await ctl.pass();
     // Crashed: nothing to pause; the agent's kill makes sure (a no-op on an exited VM).
-    expect(agents.calls).toEqual(['kill vm1 on h1', 'stop replication vm1 on h1', 'promote vm1-s1 warm on h2', 'resize vm1-s1 2/256 on h2', 'delete vm1 on h1']);
+    expect(agents.calls).toEqual(['kill vm1 on h1', 'stop replication vm1 on h1', 'promote vm1-s1 warm on h2', 'resize vm1-s1 2/256 on h2', 'retire vm1 on h1']);
     const [fo] = await store.read((r) => r.listFailovers());
     expect(fo).toMatchObject({ state: 'done', path: 'warm', fromHost: 'h1', toHost: 'h2', shadowId: 'vm1-s1', dataLossBoundSeconds: 0 });
     expect(fo.reason).toMatch(/state in \[crashed/);
@@ -193,6 +200,8 @@ describe('FailoverController', () => {
     await store.transaction((tx) => tx.putFailover(saved));
     await ctl.pass();
     expect(agents.calls[0]).toBe('stop replication vm1 on h1'); // no second fence
+    const resumed = (await store.read((r) => r.listEvents())).find((e) => e.kind === 'failover.resumed');
+    expect(resumed?.data).toMatchObject({ failoverId: 'fo-old', interrupted: 'stop_replication', from: 'hook_before_fence', finished: ['fence'] });
     expect(agents.calls).not.toContain('stop vm1 on h1');
     expect(await store.read((r) => r.listFailovers().map((f) => [f.id, f.state]))).toEqual([['fo-old', 'done']]);
   });
@@ -272,6 +281,19 @@ describe('FailoverController', () => {
     expect(fo).toMatchObject({ state: 'done', path: 'warm' });
     expect(fo.reason).toMatch(/http_error_rate > 50% for 4s/);
     expect(agents.calls[0]).toBe('stop vm1 on h1'); // running: paused, not killed
+    // The pass that failed over re-applies the NEW path, not the one its snapshot held (the old,
+    // running primary's: HAProxy would send clients back to the fenced guest).
+    expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.2', port: 4000 });
+  });
+
+  it('traffic is not re-applied while a failover runs, nor after one failed once it had switched traffic', async () => {
+    await store.transaction((tx) =>
+      tx.putFailover({ id: 'fo-x', vmId: 'vm1', state: 'failed', reason: 'x', path: 'warm', fromHost: 'h1', fromInstance: 'vm1', shadowId: 'vm1-s1', toHost: 'h2', dataLossBoundSeconds: 0, startedAt: T0 - 5000, endedAt: T0 - 4000, data: {},
+        steps: [{ name: 'traffic', startedAt: T0 - 4500, endedAt: T0 - 4400, ok: true, detail: '' }, { name: 'adopt', startedAt: T0 - 4100, endedAt: T0 - 4000, ok: false, detail: 'store busy' }] }),
+    );
+    traffic.routes.set('vm1', { host: '10.0.0.2', port: 4000 });
+    await ctl.pass();
+    expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.2', port: 4000 });
   });
 
   it('a manual failover and the loop never drive the same failover twice (no second promotion, no rollback beside it)', async () => {
@@ -309,6 +331,36 @@ describe('FailoverController', () => {
     }
     expect(agents.calls).toEqual([]);
     expect(await store.read((r) => r.listFailovers())).toHaveLength(1);
+  });
+
+  it('retire_old: the old primary ends gracefully within the policy\'s graceful_shutdown_timeout; the step says how', async () => {
+    const retireStep = async () => (await store.read((r) => r.listFailovers()))[0].steps.find((s) => s.name === 'retire_old')!;
+    await ctl.failover('vm1'); // running: paused by the fence, then retired
+    expect(agents.calls.at(-1)).toBe('retire vm1 on h1');
+    expect(agents.retireTimeouts).toEqual([10_000]); // the default: 10 s
+    expect(await retireStep()).toMatchObject({ ok: true, detail: 'vm1 powered down by ACPI in 420 ms and removed on h1' });
+    expect((await store.read((r) => r.listFailovers()))[0].data.retire).toEqual({ how: 'acpi', ms: 420, timedOut: false, reason: null, timeoutSeconds: 10 });
+
+    // The next failover of the promoted VM retires its promoted-shadow instance, killed after a 3 s timeout.
+    cfg = config('policies:\n  cooldown: 1s\n  probation: 1s\n  graceful_shutdown_timeout: 3s\n');
+    await store.transaction((tx) => tx.putShadow({ ...shadowRow(), id: 'vm1-s2', host: 'h1' }));
+    clock.advance(5000);
+    agents.retireReply = { how: 'killed', ms: 3010, timedOut: true, reason: 'no power-off within 3000 ms' };
+    const r = await ctl.failover('vm1');
+    expect(r.failover?.state).toBe('done');
+    expect(agents.calls.at(-1)).toBe('retire vm1-s1 on h2');
+    expect(agents.retireTimeouts.at(-1)).toBe(3000);
+    expect(r.failover!.steps.find((s) => s.name === 'retire_old')).toMatchObject({ ok: true, detail: 'vm1-s1 killed after the 3 s timeout and removed on h2' });
+    expect(r.failover!.data.retire).toMatchObject({ how: 'killed', timedOut: true, timeoutSeconds: 3 });
+  });
+
+  it('retire_old details: already gone, killed at once; the timeout must be a duration', async () => {
+    const { retireDetail } = await import('./controller.js');
+    expect(retireDetail('vm1', 'h1', 10, { how: 'gone', ms: 3, timedOut: false, reason: 'no process (exited)' })).toBe('vm1 already gone on h1 (no process (exited)): removed');
+    expect(retireDetail('vm1', 'h1', 10, { how: 'killed', ms: 3, timedOut: false, reason: 'state postmigrate: its guest must not (or cannot) run again to power off' })).toMatch(/^vm1 killed at once \(state postmigrate/);
+    expect(parseConfigText('policies:\n  graceful_shutdown_timeout: soon\n').ok).toBe(false);
+    expect(parseConfigText('policies:\n  graceful_shutdown_timeout: 0\n').ok).toBe(false);
+    expect(config('policies:\n  graceful_shutdown_timeout: 1m\n').policies.graceful_shutdown_timeout).toBe(60);
   });
 
   it('--dry-run decides and changes nothing', async () => {

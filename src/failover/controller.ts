@@ -23,7 +23,8 @@ import type { AgentRow, FailoverRow, ShadowRow, Store, StoreTx, VmRow } from '..
 import type { ServerCounters, TrafficSwitch } from '../traffic/switch.js';
 import { errorRateBetween } from '../traffic/stats.js';
 import { raiseAlert, resolveAlert } from '../shadow/alerts.js';
-import type { FailoverAgentApi } from './agent-api.js';
+import type { FailoverAgentApi, RetireReply } from './agent-api.js';
+import type { FailoverGate } from './gate.js';
 import { evaluate, parseCriteria, type CriteriaNode, type TimedValue } from './criteria/index.js';
 import { decideFailover, orderFailovers, type FailoverDecision, type FailoverHistoryItem } from './decide.js';
 import { beginStep, endStep, nextStep, startRecord, stepDurations, type FailoverStep } from './pipeline.js';
@@ -54,6 +55,8 @@ export interface FailoverControllerOptions {
   /** Probe a URL (default: fetch, 200 = healthy). */
   probe?: (url: string) => Promise<boolean>;
   random?: (n: number) => Buffer;
+  /** Shared with the shadow manager: it keeps off the VM's replication while the failover runs. */
+  gate?: FailoverGate;
 }
 
 /** What `umbra failover VM [--dry-run]` returns. */
@@ -92,6 +95,8 @@ export class FailoverController {
   private readonly httpErrors = new Map<string, { last: ServerCounters | null; samples: TimedValue[] }>();
   private running: Promise<void> | null = null;
   private readonly driving = new Map<string, Promise<FailoverRow>>();
+  /** Failovers this controller started or already resumed (any other running one is resumed). */
+  private readonly known = new Set<string>();
 
   constructor(private readonly o: FailoverControllerOptions) {}
 
@@ -133,7 +138,8 @@ export class FailoverController {
       const vm = snap.vms.find((v) => v.id === d.vmId)!;
       await this.drive(await this.start(d, vm));
     }
-    await this.reapplyTraffic(snap);
+    // Read again: a failover of this pass moved its VM (the snapshot still names the old primary).
+    await this.reapplyTraffic(await this.snapshot());
   }
 
   private async snapshot() {
@@ -144,7 +150,12 @@ export class FailoverController {
         vms,
         agents: r.listAgents(),
         shadows: r.listShadows(),
-        history: new Map(vms.map((v) => [v.id, r.listFailovers({ vmId: v.id, limit: 100 }).map((f): FailoverHistoryItem => ({ startedAt: f.startedAt, endedAt: f.endedAt, state: f.state }))])),
+        history: new Map(
+          vms.map((v) => [
+            v.id,
+            r.listFailovers({ vmId: v.id, limit: 100 }).map((f): FailoverHistoryItem => ({ startedAt: f.startedAt, endedAt: f.endedAt, state: f.state, switchedTraffic: f.steps.some((s) => s.name === 'traffic' && s.ok === true) })),
+          ]),
+        ),
         samples: new Map(
           vms.map((v) => {
             // Samples of an earlier instance (before the last failover ended) say nothing of this one.
@@ -203,6 +214,7 @@ export class FailoverController {
     const now = this.o.clock.now();
     const id = `fo-${now.toString(36)}-${(this.o.random ?? randomBytes)(3).toString('hex')}`;
     const rec = startRecord(d, { fromHost: vm.spec.host, fromInstance: vm.spec.instance ?? vm.id }, id, now);
+    this.known.add(id);
     await this.o.store.transaction((tx) => {
       tx.putFailover(rec);
       tx.appendEvent({ t: now, kind: 'failover.started', vmId: vm.id, data: { failoverId: id, reason: d.reason, path: d.path, from: vm.spec.host, to: d.toHost, shadowId: d.shadowId, dataLossBoundSeconds: d.dataLossBoundSeconds } });
@@ -226,7 +238,27 @@ export class FailoverController {
   }
 
   private async driveOnce(rec: FailoverRow): Promise<FailoverRow> {
+    // The shadow manager's calls for this VM end before the first step and stay off until the last.
+    const release = (await this.o.gate?.hold(rec.vmId)) ?? (() => undefined);
+    try {
+      return await this.driveSteps(rec);
+    } finally {
+      release();
+    }
+  }
+
+  private async driveSteps(rec: FailoverRow): Promise<FailoverRow> {
     let r = (await this.o.store.read((x) => x.getFailover(rec.id))) ?? rec;
+    if (!this.known.has(r.id)) {
+      // Left running by an earlier controller (killed halfway): say where it goes on from.
+      this.known.add(r.id);
+      const interrupted = r.steps.find((s) => s.ok === null)?.name ?? null;
+      const from = nextStep(r);
+      const now = this.o.clock.now();
+      const resumed = r;
+      await this.o.store.transaction((tx) => tx.appendEvent({ t: now, kind: 'failover.resumed', vmId: resumed.vmId, data: { failoverId: resumed.id, interrupted, from, finished: resumed.steps.filter((s) => s.ok === true).map((s) => s.name) } }));
+      this.o.log.warn({ vmId: r.vmId, failoverId: r.id, interrupted, from }, 'failover resumed after a controller restart');
+    }
     for (let step = nextStep(r); step; step = nextStep(r)) {
       const begun = beginStep(r, step, this.o.clock.now());
       await this.o.store.transaction((tx) => tx.putFailover(begun));
@@ -416,9 +448,14 @@ export class FailoverController {
       }
       case 'retire_old': {
         if (!this.alive(from)) return { detail: `host ${r.fromHost} lost: its leftovers are removed when it returns` };
-        // The fenced guest is paused: it cannot power down by itself, and it must not run again.
-        await this.o.agents.deleteVm(from, r.fromInstance, { promotedShadow: r.fromInstance !== r.vmId });
-        return { detail: `${r.fromInstance} killed and removed on ${r.fromHost}` };
+        // The fenced guest is usually paused: its agent cuts its network first (it must never
+        // answer a client again), presses the power button and resumes it, and kills it after
+        // the policy's timeout; then removes it.
+        const vm = await this.o.store.read((x) => x.getVm(r.vmId));
+        const { policy } = resolvePolicy(this.o.config().policies, { name: r.vmId, labels: { ...(vm?.spec.labels ?? {}) } });
+        const timeoutS = policy.graceful_shutdown_timeout;
+        const out = await this.o.agents.retireVm(from, r.fromInstance, { timeoutMs: Math.round(timeoutS * 1000), promotedShadow: r.fromInstance !== r.vmId });
+        return { detail: retireDetail(r.fromInstance, r.fromHost, timeoutS, out), data: { retire: { how: out.how, ms: out.ms, timedOut: out.timedOut, reason: out.reason, timeoutSeconds: timeoutS } } };
       }
     }
   }
@@ -472,12 +509,18 @@ export class FailoverController {
     }
   }
 
-  /** Points every VM's traffic at its primary (idempotent; heals a stale path). */
-  private async reapplyTraffic(snap: { vms: readonly VmRow[] }): Promise<void> {
+  /**
+   * Points every VM's traffic at its primary (idempotent; heals a stale path). Not while a
+   * failover of the VM runs (its traffic step owns the path), nor after one failed once it had
+   * switched traffic (the record still names the old primary; the alert asks for a person).
+   */
+  private async reapplyTraffic(snap: { vms: readonly VmRow[]; history: ReadonlyMap<string, readonly FailoverHistoryItem[]> }): Promise<void> {
     const t = this.o.traffic;
     if (!t) return;
     for (const vm of snap.vms) {
       if (!vm.status.endpoint || vm.status.state !== 'running') continue;
+      const last = snap.history.get(vm.id)?.[0];
+      if (last && (last.state === 'running' || (last.state === 'failed' && last.switchedTraffic))) continue;
       const u = new URL(vm.status.endpoint);
       await t.ensure(vm.id, { host: u.hostname, port: Number(u.port) }).catch((e: unknown) => this.o.log.warn({ vmId: vm.id, err: e instanceof Error ? e.message : String(e) }, 'traffic switch not applied'));
     }
@@ -489,6 +532,18 @@ class HookVetoError extends Error {
   constructor(message: string, readonly data: Record<string, unknown>) {
     super(message);
     this.name = 'HookVetoError';
+  }
+}
+
+/** The `retire_old` step's detail for what the agent did. */
+export function retireDetail(instance: string, host: string, timeoutS: number, out: RetireReply): string {
+  switch (out.how) {
+    case 'acpi':
+      return `${instance} powered down by ACPI in ${Math.round(out.ms)} ms and removed on ${host}`;
+    case 'killed':
+      return out.timedOut ? `${instance} killed after the ${timeoutS} s timeout and removed on ${host}` : `${instance} killed at once (${out.reason ?? 'no reason given'}) and removed on ${host}`;
+    case 'gone':
+      return `${instance} already gone on ${host}${out.reason ? ` (${out.reason})` : ''}: removed`;
   }
 }
 

@@ -35,6 +35,8 @@ export interface FailoverHistoryItem {
   startedAt: number;
   endedAt: number | null;
   state: 'running' | 'done' | 'failed' | 'aborted';
+  /** Its traffic step had finished (the clients went to the shadow). */
+  switchedTraffic?: boolean;
 }
 
 export interface FailoverInput {

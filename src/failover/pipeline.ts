@@ -17,8 +17,10 @@
  * - `traffic`: the traffic switch sends the VM's service to the new primary;
  * - `adopt`: the server's record of the VM moves to the new host and instance; the old shadow
  *   record goes (the shadow manager provisions a new one);
- * - `retire_old`: the old primary's process is killed and its files removed (when its host is
- *   reachable; a lost host's leftovers go when it returns).
+ * - `retire_old`: the old primary ends gracefully and its files are removed (when its host is
+ *   reachable; a lost host's leftovers go when it returns): its agent cuts its network, presses
+ *   the ACPI power button, resumes it and kills it after the policy's graceful_shutdown_timeout
+ *   (POST /v1/vms/:id/retire).
  */
 import type { FailoverRow, FailoverStepRecord } from '../store/store.js';
 import type { FailoverDecision } from './decide.js';

@@ -18,6 +18,8 @@ export interface BootableGuest {
   spec: VmSpecInput;
   /** Resolves when the guest is up far enough to handle ACPI (e.g. its service answers). */
   waitReady?: () => Promise<void>;
+  /** One quick try: does the guest's service answer on its forwarded port now? Absent: not checked. */
+  answers?: () => Promise<boolean>;
 }
 
 /** What a driver under test brings to the suite. */
@@ -55,6 +57,7 @@ export type ContractCase =
   | 'start failure carries stderr'
   | 'powerdown ignored times out'
   | 'powerdown clean'
+  | 'links down, then powerdown of a paused guest with resume'
   | 'stats shape'
   | 'hot-add vCPU and memory'
   | 'mirror to an NBD export'
@@ -214,6 +217,10 @@ export function runHypervisorContract(opts: ContractOptions): void {
         await d().start(id);
         await expectCode(d().powerdown(id, { timeoutMs: 1500 }), 'POWERDOWN_TIMEOUT');
         expect((await d().status(id)).state).toBe('running');
+        // Paused, with resume: the vCPUs run again, the button is still ignored.
+        await d().stop(id);
+        await expectCode(d().powerdown(id, { timeoutMs: 1500, resume: true }), 'POWERDOWN_TIMEOUT');
+        expect((await d().status(id)).state).toBe('running');
       } finally {
         await cleanupVms(id);
       }
@@ -234,6 +241,58 @@ export function runHypervisorContract(opts: ContractOptions): void {
         expect((await d().status(id)).state).toBe('exited');
       } finally {
         await cleanupVms(id);
+      }
+    });
+
+    kase('links down, then powerdown of a paused guest with resume', async () => {
+      const id = 'c-iso';
+      if (!t.bootable) throw new Error('no bootable guest: give the target `bootable` or skip this case with a reason');
+      const guest = t.bootable(id, await t.freePort());
+      /** True when `answers` stays false for `ms` (each try is quick). */
+      const silentFor = async (ms: number) => {
+        const end = t.clock.now() + ms;
+        while (t.clock.now() < end) {
+          if (await guest.answers!()) return false;
+          await t.clock.sleep(100);
+        }
+        return true;
+      };
+      const answersWithin = async (ms: number) => {
+        const end = t.clock.now() + ms;
+        while (t.clock.now() < end) {
+          if (await guest.answers!()) return true;
+          await t.clock.sleep(100);
+        }
+        return false;
+      };
+      try {
+        await expectCode(d().setLink('c-iso-nope', false), 'VM_NOT_FOUND');
+        await d().create(guest.spec);
+        await expectCode(d().setLink(id, false), 'VM_INVALID_STATE'); // no process
+        await d().start(id);
+        await guest.waitReady?.();
+        if (guest.answers) expect(await answersWithin(t.timeoutMs)).toBe(true);
+        const nics = await d().setLink(id, false);
+        expect(nics).toHaveLength(1);
+        expect(await d().setLink(id, false)).toEqual(nics); // idempotent
+        if (guest.answers) expect(await silentFor(1500)).toBe(true); // running, but cut off
+        await d().setLink(id, true);
+        if (guest.answers) expect(await answersWithin(t.timeoutMs)).toBe(true);
+        // The retirement of a fenced primary: paused, isolated, button, resumed: it powers off.
+        await d().stop(id);
+        await d().setLink(id, false);
+        const resumed = wait((e) => e.type === 'RESUME', id, 'RESUME');
+        const r = await d().powerdown(id, { timeoutMs: 30000, resume: true });
+        expect(r).toEqual({ clean: true, reason: 'guest-shutdown' });
+        await resumed;
+        expect((await d().status(id)).state).toBe('exited');
+        await expectCode(d().setLink(id, false), 'VM_INVALID_STATE');
+        // A VM without a NIC has no link to set.
+        await d().create(baseSpec('c-iso-nonic'));
+        await d().start('c-iso-nonic');
+        expect(await d().setLink('c-iso-nonic', false)).toEqual([]);
+      } finally {
+        await cleanupVms(id, 'c-iso-nonic');
       }
     });
 

@@ -41,6 +41,14 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
+/** Options of {@link HypervisorDriver.powerdown}. */
+export interface PowerdownOptions {
+  /** How long to wait for the process to exit (ms, default 30000). */
+  timeoutMs?: number;
+  /** Resume a VM paused by `stop` right after pressing the button (it cannot react while paused). */
+  resume?: boolean;
+}
+
 /** Filter for {@link HypervisorDriver.events} and {@link HypervisorDriver.subscribe}. */
 export interface EventFilter {
   /** Only this VM's events. */
@@ -98,10 +106,23 @@ export interface HypervisorDriver {
 
   /**
    * Presses the ACPI power button and waits for the process to exit after the guest shut down.
-   * Throws `POWERDOWN_TIMEOUT` when it has not within `timeoutMs` (default 30 s); the VM is then
-   * left as it was (call `kill` to force).
+   * A paused guest cannot react to the button: with `resume`, a VM paused by `stop` gets its
+   * vCPUs resumed right after the press (the button is pending, so the guest handles it first
+   * thing); without it, a paused VM stays paused. Throws `POWERDOWN_TIMEOUT` when the process
+   * has not exited within `timeoutMs` (default 30 s); the VM is then left as it is (running when
+   * it was resumed; call `kill` to force).
    */
-  powerdown(id: string, opts?: { timeoutMs?: number }): Promise<PowerdownResult>;
+  powerdown(id: string, opts?: PowerdownOptions): Promise<PowerdownResult>;
+
+  /**
+   * Sets the link of every NIC of the VM up or down (QMP `set_link` on each NIC device): a NIC
+   * whose link is down passes no packet either way and the guest sees no carrier, so a guest
+   * that runs cannot reach or answer anyone (host forwards of user-mode networking still accept
+   * connections, but nothing answers them). Idempotent; lasts until set again or the process
+   * ends (a new process starts with links up). Returns the NIC device ids (empty for a VM
+   * without a NIC). `VM_INVALID_STATE` without a process.
+   */
+  setLink(id: string, up: boolean): Promise<string[]>;
 
   /** The VM's observed status. */
   status(id: string): Promise<VmStatus>;

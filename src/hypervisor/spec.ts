@@ -164,6 +164,14 @@ export function maxVcpus(spec: VmSpec): number {
   return spec.vcpus.max ?? spec.vcpus.base;
 }
 
+/** The device id of the NIC of a spec's `network` (QEMU `-device virtio-net-pci,id=...`). */
+export const NIC_DEVICE_ID = 'net0-dev';
+
+/** The device ids of the VM's NICs (what `setLink` acts on): one with `network`, none without. */
+export function nicIds(spec: VmSpec): string[] {
+  return spec.network ? [NIC_DEVICE_ID] : [];
+}
+
 /** True when two normalized specs describe the same VM (create is idempotent for equal specs). */
 export function sameSpec(a: VmSpec, b: VmSpec): boolean {
   return canonicalJson(a) === canonicalJson(b);

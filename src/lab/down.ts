@@ -26,7 +26,7 @@ export interface LabDownReport {
 
 /** Recorded pids that still belong to this lab (their command line mentions the lab dir). */
 function recordedPids(state: LabState, labDir: string, which: 'control' | 'vms'): number[] {
-  const pids = which === 'control' ? [state.server?.pid, state.traffic?.pid, ...state.hosts.map((h) => h.agent?.pid)] : state.vms.map((v) => v.pid);
+  const pids = which === 'control' ? [state.server?.pid, state.traffic?.pid, state.dns?.pid, ...state.hosts.map((h) => h.agent?.pid)] : state.vms.map((v) => v.pid);
   return pids.filter((p): p is number => typeof p === 'number' && p > 0 && (procInfo(p)?.argv.some((a) => a.includes(labDir)) ?? false));
 }
 

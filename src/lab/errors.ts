@@ -7,7 +7,7 @@
 import { UmbraError, type ErrorCode, type ErrorContext } from '../core/errors.js';
 
 /** The lab steps an error can be about. */
-export type LabStep = 'root' | 'args' | 'image' | 'network' | 'server' | 'agent' | 'register' | 'vm' | 'health' | 'state' | 'down' | 'protect' | 'traffic';
+export type LabStep = 'root' | 'args' | 'image' | 'network' | 'server' | 'agent' | 'register' | 'vm' | 'health' | 'state' | 'down' | 'protect' | 'traffic' | 'dns';
 
 /** A lab operation failed; `context.step` says where, `context.logTail` carries a process's last log lines. */
 export class LabError extends UmbraError {

@@ -6,13 +6,17 @@
  *   lab/state.json    {@link LabState}: every namespace, process and directory of the lab
  *   lab/server/       the server's data dir (SQLite, token file)
  *   lab/hosts/hK/     host K's agent run dir (VM run dirs, disks)
- *   lab/logs/         stdout/stderr of the server and the agents
+ *   lab/logs/         stdout/stderr of the server, the agents, HAProxy and named
+ *   lab/haproxy/      HAProxy's config and admin socket
+ *   lab/dns/          named's config, zone, journal and the TSIG secret (0600)
+ *   lab/server-policy.yaml  the server's policy: `--policy` plus `traffic.dns`
  *
  * Everything the lab creates lives under `lab/` (plus `lab.json`), so `down` removes exactly that.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.js';
+import type { LabDnsState } from './dns.js';
 import type { LabHostLayout, LabNetwork } from './layout.js';
 
 /** A process the lab started (detached), with where its output goes. */
@@ -60,6 +64,8 @@ export interface LabState {
   server: (LabProcess & { url: string; dataDir: string }) | null;
   /** HAProxy in front of the VMs' services (issue 5): its admin socket and one frontend per VM. */
   traffic?: (LabProcess & { socket: string; frontends: Record<string, string> }) | null;
+  /** BIND's named serving the VMs' names (zone `lab.umbra`), updated by the server's DNS switch. */
+  dns?: LabDnsState | null;
   vms: LabVmState[];
   /** Guest image used for the VMs. */
   image: { kernel: string; initrd: string } | null;

@@ -4,6 +4,7 @@
  */
 import type { StatusReport } from '../api/protocol.js';
 import { ServerApiClient } from '../server/client.js';
+import { observeLabDns } from './dns.js';
 import { answers200 } from './http.js';
 import { listNetns } from './net.js';
 import { isAlive } from './procs.js';
@@ -21,6 +22,8 @@ export interface LabStatusReport {
   server: { url: string; pid: number; alive: boolean } | null;
   hosts: { name: string; netns: string; address: string; netnsExists: boolean; agentPid: number | null; agentAlive: boolean }[];
   vms: { id: string; host: string; pid: number | null; alive: boolean; endpoint: string | null; health: boolean; state: string | null }[];
+  /** The lab's named (absent for a lab recorded without one): its address, and each VM name's A records now (null: no answer). */
+  dns?: { server: string; zone: string; pid: number; alive: boolean; names: Record<string, string>; records: Record<string, string[]> | null } | null;
 }
 
 /** Observes the lab recorded in `stateDir`. */
@@ -50,8 +53,10 @@ export async function labStatus(stateDir: string): Promise<LabStatusReport> {
       return { id: v.id, host: seen?.host ?? v.host, pid, alive: isAlive(pid), endpoint, health: endpoint ? await answers200(`${endpoint}/health`) : false, state: seen?.state ?? null };
     }),
   );
-  const healthy = Boolean(server?.alive) && hosts.every((h) => h.netnsExists && h.agentAlive) && vms.every((v) => v.alive && v.health);
-  return { stateDir, exists: true, phase: state.phase, healthy, server, hosts, vms };
+  const d = state.dns;
+  const dns = d ? { server: `${d.server.host}:${d.server.port}`, zone: d.zone, pid: d.pid, alive: isAlive(d.pid), names: d.names, records: isAlive(d.pid) ? await observeLabDns(d) : null } : null;
+  const healthy = Boolean(server?.alive) && hosts.every((h) => h.netnsExists && h.agentAlive) && vms.every((v) => v.alive && v.health) && (!dns || dns.alive);
+  return { stateDir, exists: true, phase: state.phase, healthy, server, hosts, vms, ...(d !== undefined ? { dns } : {}) };
 }
 
 /** The status as text (pure). */
@@ -62,5 +67,10 @@ export function renderLabStatus(r: LabStatusReport): string {
   lines.push(r.server ? `server  ${r.server.url || '-'}  pid ${r.server.pid}  ${yes(r.server.alive)}` : 'server  not started');
   for (const h of r.hosts) lines.push(`host ${h.name}  ${h.netns} ${h.address} ${h.netnsExists ? '' : '(no namespace) '} agent pid ${h.agentPid ?? '-'}  ${yes(h.agentAlive)}`);
   for (const v of r.vms) lines.push(`vm ${v.id}  on ${v.host}  pid ${v.pid ?? '-'}  ${yes(v.alive)}  ${v.endpoint ?? '-'}  health ${v.health ? 'ok' : 'no answer'}`);
+  if (r.dns) {
+    const d = r.dns;
+    lines.push(`dns ${d.server}  zone ${d.zone}  named pid ${d.pid}  ${yes(d.alive)}`);
+    for (const [id, name] of Object.entries(d.names)) lines.push(`dns ${name}  A ${d.records ? d.records[id]?.join(', ') || '(none)' : '(no answer)'}  (${id})`);
+  }
   return lines.join('\n') + '\n';
 }

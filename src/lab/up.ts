@@ -1,7 +1,8 @@
 /**
- * `umbra lab up`: the guest image, N hosts as network namespaces on a bridge, a server on the
- * bridge address, one agent inside each namespace, then M VMs created through the server API
- * and waited for until their guest service answers from the root namespace.
+ * `umbra lab up`: the guest image, N hosts as network namespaces on a bridge, HAProxy and
+ * named (DNS, see dns.ts) on the bridge address, a server there, one agent inside each
+ * namespace, then M VMs created through the server API and waited for until their guest
+ * service answers from the root namespace, through HAProxy, and their DNS names point at them.
  *
  * Every step is recorded in the state file BEFORE it is taken (the namespace names, then each
  * pid as soon as it exists), so `umbra lab down` cleans up whatever a crash left.
@@ -13,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { AgentRecord, StatusReport, VmRecord } from '../api/protocol.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ServerApiClient } from '../server/client.js';
+import { labDnsResult, observeLabDns, startLabDns, type LabDnsResult } from './dns.js';
 import { cliEntry } from './entry.js';
 import { LabError, requireRoot } from './errors.js';
 import { waitFor200 } from './http.js';
@@ -50,6 +52,8 @@ export interface LabUpResult {
   traffic: string | null;
   hosts: { name: string; address: string }[];
   vms: { id: string; host: string; pid: number | null; endpoint: string | null; traffic: string | null; sync?: string | null }[];
+  /** named serving each VM's name (an A record: the address of the host running its primary). */
+  dns: LabDnsResult;
   /** With `protect`: every shadow, as `umbra status --json` lists it. */
   shadows?: { id: string; shadowOf: string; host: string; pid: number | null; sync: string | null; flavor?: string; mode?: string; endpoint: string | null }[];
 }
@@ -131,13 +135,17 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     say('traffic: HAProxy in front of the VMs');
     state.traffic = await startLabHaproxy(state, layout.vms.map((v) => v.id), paths, env, clock);
     writeLabState(state);
+    // DNS too: named on the bridge, one name per VM; the server gets it as its policy's
+    // traffic.dns (the user's policy file, if any, with that block), HAProxy by its flag.
+    const dns = await startLabDns(state, layout, paths, { env, clock, policy: o.policy, write: writeLabState, readyTimeoutMs: TIMEOUTS.ready });
+    say(`traffic: named on ${dns.server.host}:${dns.server.port}, zone ${dns.zone} (${Object.values(dns.names).join(', ') || 'no names'})`);
     const serverArgv = [
       node, entry, 'server',
       '--listen', `${layout.network.bridgeAddress}:${o.serverPort ?? 7000}`,
       '--data-dir', paths.serverDir,
       '--kernel', image.kernel,
       '--initrd', image.initrd,
-      ...(o.policy ? ['--policy', o.policy] : []),
+      '--policy', dns.policyFile,
       '--haproxy-socket', state.traffic.socket,
     ];
     const serverProc: LabProcess = { pid: 0, argv: serverArgv, out: join(paths.logsDir, 'server.out'), log: join(paths.logsDir, 'server.log') };
@@ -199,6 +207,8 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       }),
     );
     say(`traffic: ${state.vms.map((v) => `${v.id} via ${frontends[v.id]}`).join(', ')}`);
+    // Each VM's name points at the host running it (the server re-applies it every pass).
+    await waitDnsPointsAtHosts(dns, state.vms, clock);
     let shadows: LabUpResult['shadows'];
     let syncOf = new Map<string, string | null>();
     if (o.protect) {
@@ -219,6 +229,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       traffic: state.vms[0] ? frontends[state.vms[0].id] : null,
       hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
       vms: state.vms.map((v) => ({ id: v.id, host: v.host, pid: v.pid, endpoint: v.endpoint, traffic: frontends[v.id] ?? null, ...(o.protect ? { sync: syncOf.get(v.id) ?? null } : {}) })),
+      dns: labDnsResult(dns),
       ...(shadows ? { shadows } : {}),
     };
   } catch (e) {
@@ -283,6 +294,19 @@ async function startLabHaproxy(state: LabState, vmIds: readonly string[], paths:
     await clock.sleep(50);
   }
   throw new LabError('INTERNAL', `HAProxy did not start: ${tailFile(proc.log)}`, { step: 'traffic', file: proc.log });
+}
+
+/** Waits until each VM's name has one A record: the host of its endpoint (the server's DNS switch keeps it so). */
+async function waitDnsPointsAtHosts(dns: NonNullable<LabState['dns']>, vms: LabState['vms'], clock: Clock): Promise<void> {
+  const want = Object.fromEntries(vms.map((v) => [v.id, v.endpoint ? new URL(v.endpoint).hostname : null]));
+  const end = clock.now() + TIMEOUTS.traffic;
+  let seen: Record<string, string[]> | null = null;
+  while (clock.now() < end) {
+    seen = await observeLabDns(dns);
+    if (seen && vms.every((v) => want[v.id] === null || (seen![v.id]?.length === 1 && seen![v.id][0] === want[v.id]))) return;
+    await clock.sleep(200);
+  }
+  throw new LabError('INTERNAL', `DNS names did not point at their hosts within ${TIMEOUTS.traffic / 1000} s: want ${JSON.stringify(want)}, named answers ${JSON.stringify(seen)}`, { step: 'dns' });
 }
 
 /** Waits until each VM has a shadow that is `synchronized` and ready to take over (its guest booted); says how it goes. */

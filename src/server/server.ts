@@ -24,6 +24,7 @@ import { AlertSender } from '../shadow/alerts.js';
 import { ShadowReconciler } from '../shadow/reconciler.js';
 import { HttpShadowAgentApi, type ShadowAgentApi } from './shadow-agent-client.js';
 import { HttpFailoverAgentApi, type FailoverAgentApi } from '../failover/agent-api.js';
+import { FailoverGate } from '../failover/gate.js';
 import { FailoverController } from '../failover/controller.js';
 import type { TrafficSwitch } from '../traffic/switch.js';
 
@@ -128,8 +129,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const profiler = new Profiler({ store, clock, log, settings: { ...DEFAULT_PROFILER, ...o.profiler } });
   let url = '';
   const config = o.config;
+  // The shadow manager keeps off a VM's replication while the controller fails it over.
+  const gate = new FailoverGate();
   const shadows = config
-    ? new ShadowReconciler({ store, clock, agents: o.shadowAgents ?? new HttpShadowAgentApi(http), image: o.image, config: () => config, log })
+    ? new ShadowReconciler({ store, clock, agents: o.shadowAgents ?? new HttpShadowAgentApi(http), image: o.image, config: () => config, log, gate })
     : null;
   const alertSender = config
     ? new AlertSender({
@@ -151,6 +154,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         log,
         ...(o.traffic ? { traffic: o.traffic } : {}),
         kickShadows: () => shadowLoops.shadows?.kick(),
+        gate,
       })
     : null;
   const shadowLoops: { shadows?: Loop; checks?: Loop; alerts?: Loop; failover?: Loop } = shadows

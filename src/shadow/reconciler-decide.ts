@@ -31,6 +31,13 @@ export interface Snapshot {
   recentCpu?: ReadonlyMap<string, readonly { t: number; value: number }[]>;
   /** The policy horizon (longest forecast horizon), seconds. */
   horizonSeconds: number;
+  /**
+   * VMs failing over now (a running failover record, or held by the controller): the shadow
+   * manager leaves them alone until the failover ended (issue 5 §6).
+   */
+  failingOver?: ReadonlySet<string>;
+  /** Per VM, the failover gate's ticket when this was read (src/failover/gate.ts). */
+  tickets?: ReadonlyMap<string, number>;
 }
 
 /** What the reconciler does for one VM or shadow. */

@@ -12,6 +12,7 @@ import type { ShadowAgentApi } from '../server/shadow-agent-client.js';
 import { statusVms } from '../server/shadow-routes.js';
 import { openSqliteStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
+import { FailoverGate } from '../failover/gate.js';
 import { ShadowReconciler } from './reconciler.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, debug: () => undefined };
@@ -187,6 +188,33 @@ describe('ShadowReconciler', () => {
     await rec.pass();
     expect(await shadowsOf('vm1')).toHaveLength(1);
     expect(agents.calls.slice(before).filter((c) => c.startsWith('ensure') || c.startsWith('replicate'))).toEqual([]);
+  });
+
+  it('a VM failing over is left alone: no replication (re)started into the shadow being promoted, no new shadow, no verify', async () => {
+    const gate = new FailoverGate();
+    rec = new ShadowReconciler({ store, clock, agents, image: async () => ({ kernel: '/k', initrd: '/i' }), config: () => cfg, log: quiet, gate });
+    await rec.pass();
+    agents.ready('vm1');
+    await rec.pass();
+    const [s] = await shadowsOf('vm1');
+    expect(s.status.sync).toBe('synchronized');
+    // The failover stopped the mirror (stop_replication) and is promoting s: held by the controller.
+    const release = await gate.hold('vm1');
+    agents.replications.delete('vm1');
+    const before = agents.calls.length;
+    clock.advance(2000);
+    await rec.pass();
+    await expect(rec.resync(s.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(rec.verify(s.id)).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(agents.calls.slice(before).filter((c) => !c.startsWith('list') && !c.startsWith('get'))).toEqual([]);
+    expect((await shadowsOf('vm1')).map((x) => [x.id, x.status.sync])).toEqual([[s.id, 'synchronized']]);
+    release();
+    // A controller restarted mid-failover: the running record alone keeps the shadow manager off.
+    await store.transaction((tx) =>
+      tx.putFailover({ id: 'fo-1', vmId: 'vm1', state: 'running', reason: 'x', path: 'warm', fromHost: 'h1', fromInstance: 'vm1', shadowId: s.id, toHost: s.host, dataLossBoundSeconds: 0, startedAt: clock.now(), endedAt: null, steps: [], data: {} }),
+    );
+    await rec.pass();
+    expect(agents.calls.slice(before).filter((c) => c.startsWith('replicate'))).toEqual([]);
   });
 
   it('a failed replication raises sync_failed; once ready again the alert resolves', async () => {

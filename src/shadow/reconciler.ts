@@ -23,8 +23,9 @@ import type { AgentTarget } from '../server/agent-client.js';
 import type { GuestImageRef } from '../server/reconciler.js';
 import { agentSpecFor } from '../server/reconciler.js';
 import type { ShadowAgentApi } from '../server/shadow-agent-client.js';
-import { NotFoundError } from '../store/errors.js';
+import { ConflictError, NotFoundError } from '../store/errors.js';
 import type { AgentRow, ShadowRow, ShadowStatusDoc, Store, StoreTx, VmRow } from '../store/store.js';
+import type { FailoverGate } from '../failover/gate.js';
 import { raiseAlert, resolveAlert } from './alerts.js';
 import {
   decideShadows,
@@ -59,6 +60,8 @@ export interface ShadowReconcilerOptions {
   verifyMaxPauseMs?: number;
   /** Random bytes (tests inject determinism). */
   random?: (n: number) => Buffer;
+  /** Shared with the failover controller: no replication calls for a VM while it fails over. */
+  gate?: FailoverGate;
 }
 
 /** The outcome of one verification. */
@@ -159,13 +162,15 @@ export class ShadowReconciler {
 
     for (const d of decisions) {
       if (signal?.aborted) return;
-      if (d.kind === 'create') await this.create(d, snap, now);
-      else if (d.kind === 'retire') await this.retire(d.shadowId, d.reason, snap);
+      if (this.failingOver(snap, d.vmId)) continue;
+      if (d.kind === 'create') await this.guarded(snap, d.vmId, () => this.create(d, snap, now));
+      else if (d.kind === 'retire') await this.guarded(snap, d.vmId, () => this.retire(d.shadowId, d.reason, snap));
     }
     // Retirements a failed agent call left half done are finished here.
     for (const s of snap.shadows) {
       if (signal?.aborted) return;
-      if (s.phase === 'retiring' && !decisions.some((d) => d.kind === 'retire' && d.shadowId === s.id)) await this.retire(s.id, s.reason, snap);
+      if (this.failingOver(snap, s.vmId)) continue;
+      if (s.phase === 'retiring' && !decisions.some((d) => d.kind === 'retire' && d.shadowId === s.id)) await this.guarded(snap, s.vmId, () => this.retire(s.id, s.reason, snap));
     }
     await this.collectGarbage(snap);
     if (!signal?.aborted) await this.observe();
@@ -181,6 +186,7 @@ export class ShadowReconciler {
       for (const s of shadows) {
         if (signal?.aborted) return;
         if (s.phase !== 'active' || s.status.sync !== 'synchronized') continue;
+        if (await this.failoverRunning(s.vmId)) continue;
         const policy = policyOf(this.o.config(), await this.vmIdentity(s.vmId));
         if (!policy) continue;
         const lastVerify = s.status.verify?.at ?? s.status.readyAt ?? s.createdAt;
@@ -199,7 +205,7 @@ export class ShadowReconciler {
    * resumes. The pause is measured. A mismatch raises `corruption` and starts a full resync.
    */
   verify(shadowId: string): Promise<VerifyResult> {
-    return this.once(`verify:${shadowId}`, () => this.doVerify(shadowId));
+    return this.once(`verify:${shadowId}`, () => this.unlessFailingOver(shadowId, 'verify', () => this.doVerify(shadowId)));
   }
 
   private async doVerify(shadowId: string): Promise<VerifyResult> {
@@ -290,7 +296,11 @@ export class ShadowReconciler {
   }
 
   /** Starts a new full copy to the shadow. */
-  async resync(shadowId: string): Promise<ReplicationStatus> {
+  resync(shadowId: string): Promise<ReplicationStatus> {
+    return this.unlessFailingOver(shadowId, 'resync', () => this.doResync(shadowId));
+  }
+
+  private async doResync(shadowId: string): Promise<ReplicationStatus> {
     const { shadow, primary, instance } = await this.endpoints(shadowId);
     const r = await this.o.agents.resync(primary, instance);
     await this.o.store.transaction((tx) => tx.appendEvent({ t: this.o.clock.now(), kind: 'shadow.resync', vmId: shadow.vmId, data: { shadowId, generation: r.generation } }));
@@ -312,9 +322,14 @@ export class ShadowReconciler {
   private async snapshot(): Promise<Snapshot> {
     const now = this.o.clock.now();
     const horizonS = Math.max(...this.o.config().forecast.horizons);
+    const gate = this.o.gate;
     return this.o.store.read((r) => {
       const vms = r.listVms().filter((v) => v.role === 'primary');
+      // Tickets first: a failover held after this makes every decision taken from this read stale.
+      const tickets = new Map(vms.map((v) => [v.id, gate?.ticket(v.id) ?? 0]));
       return {
+        failingOver: new Set(r.listFailovers({ running: true }).map((f) => f.vmId)),
+        tickets,
         now,
         agents: r.listAgents(),
         vms,
@@ -337,6 +352,36 @@ export class ShadowReconciler {
         horizonSeconds: horizonS,
       };
     });
+  }
+
+  /** A failover of the VM runs (recorded, or held by the controller): hands off (see gate.ts). */
+  private failingOver(snap: Snapshot, vmId: string): boolean {
+    return Boolean(snap.failingOver?.has(vmId) || this.o.gate?.isHeld(vmId));
+  }
+
+  private async failoverRunning(vmId: string): Promise<boolean> {
+    if (this.o.gate?.isHeld(vmId)) return true;
+    return (await this.o.store.read((r) => r.listFailovers({ vmId, running: true }))).length > 0;
+  }
+
+  /** Runs `fn` for the VM unless a failover held it since `snap` was read (then skips it). */
+  private async guarded(snap: Snapshot, vmId: string, fn: () => Promise<void>): Promise<void> {
+    const gate = this.o.gate;
+    if (!gate) return fn();
+    await gate.guard(vmId, snap.tickets?.get(vmId) ?? gate.ticket(vmId), fn);
+  }
+
+  /** Runs an operator- or check-driven call on a shadow's VM, refused while that VM fails over. */
+  private async unlessFailingOver<T>(shadowId: string, what: string, fn: () => Promise<T>): Promise<T> {
+    const vmId = (await this.o.store.read((r) => r.getShadow(shadowId)))?.vmId;
+    const refuse = (): never => {
+      throw new ConflictError(`${what} of shadow ${shadowId}: its VM ${vmId} is failing over; try again when the failover ended`, { shadowId, vmId });
+    };
+    if (!vmId || !this.o.gate) return fn();
+    if (await this.failoverRunning(vmId)) refuse();
+    const gate = this.o.gate;
+    const out = await gate.guard(vmId, gate.ticket(vmId), async () => ({ v: await fn() }));
+    return out ? out.v : refuse();
   }
 
   private async vmIdentity(vmId: string): Promise<{ name: string; labels: Record<string, string> } | null> {
@@ -531,6 +576,8 @@ export class ShadowReconciler {
     const targetRestarted = new Map<string, number>();
     for (const row of snap.shadows) {
       if (row.phase !== 'active') continue;
+      // A failover moves this VM now: its shadows are the controller's until it ended.
+      if (this.failingOver(snap, row.vmId)) continue;
       const vm = snap.vms.find((v) => v.id === row.vmId);
       const primary = vm ? aliveAgent(snap.agents, vm.spec.host, snap.now) : undefined;
       const hostView = byHost.get(row.host) ?? 'lost';
@@ -546,18 +593,18 @@ export class ShadowReconciler {
       // Converge: a shadow its live host does not run is ensured again; the current shadow's
       // replication is pointed at its target.
       if (listed && !shadow && !this.creating.has(row.id)) {
-        void this.provision(row, snap);
+        void this.guarded(snap, row.vmId, () => this.provision(row, snap));
         continue;
       }
       if (primary && shadow && isCurrent && (!replication || replication.shadowId !== row.id || !sameTarget(replication.target, shadow.target))) {
-        await this.replicate(row, primary, instance, shadow);
+        await this.guarded(snap, row.vmId, async () => void (await this.replicate(row, primary, instance, shadow)));
       } else if (primary && shadow && isCurrent && replication && shadow.targetRestarts > (typeof row.status.targetRestarts === 'number' ? row.status.targetRestarts : 0)) {
         // The target process died and its agent restarted it: the primary's connection to it is
         // dead even if no write has noticed yet. Alert, and copy again now instead of at the next
         // guest write (the alert resolves once the shadow is synchronized again).
         this.o.log.warn({ shadowId: row.id, vmId: row.vmId, targetRestarts: shadow.targetRestarts }, 'shadow target restarted: resyncing');
         targetRestarted.set(row.id, shadow.targetRestarts);
-        await this.o.agents.resync(primary, instance).catch((e: unknown) => this.o.log.warn({ shadowId: row.id, err: errText(e) }, 'resync after a target restart failed'));
+        await this.guarded(snap, row.vmId, async () => void (await this.o.agents.resync(primary, instance))).catch((e: unknown) => this.o.log.warn({ shadowId: row.id, err: errText(e) }, 'resync after a target restart failed'));
       }
     }
     const now = this.o.clock.now();

@@ -144,25 +144,21 @@ export function isReplicationBitmap(name: string): boolean {
 
 /** A new generation begins (its job is being set up): progress and round counters reset. */
 export function beginGeneration(f: ReplFacts, pid: number, now: number): ReplFacts {
+  // What a generation measures starts over as in a replication that never ran; what spans
+  // generations (failures, the last catch-up, an error until a later success, a hold) stays.
+  const { lastCaughtUpAt, error, failures, consecutiveFailures, held } = f;
   return {
-    ...f,
+    ...initialFacts(),
+    lastCaughtUpAt,
+    error,
+    failures,
+    consecutiveFailures,
+    held,
     generation: f.generation + 1,
     phase: 'starting',
     alive: true,
     pid,
-    jobId: null,
     startedAt: now,
-    readyAt: null,
-    initialCopyBytesPerSec: null,
-    offset: 0,
-    len: 0,
-    dirtyBytes: 0,
-    rounds: 0,
-    roundSeq: 0,
-    lastRoundAt: null,
-    lastRoundMs: null,
-    roundStartedAt: null,
-    retryAt: null,
   };
 }
 

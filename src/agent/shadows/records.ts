@@ -36,6 +36,8 @@ export interface ShadowRecord {
   promoting?: 'warm' | 'cold' | null;
   /** The incoming migration listener of a migrate shadow, while one was set up. */
   incoming?: IncomingRecord | null;
+  /** A promoted shadow being retired (its VM ends on purpose), since `at`; the record goes when done. */
+  retiring?: { at: number } | null;
 }
 
 /** A migrate shadow's incoming migration. */

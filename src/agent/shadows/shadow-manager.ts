@@ -12,6 +12,10 @@
  *   throwaway VM from a point-in-time export of the target (never the target itself), measures
  *   its time to ready, runs the task there and removes everything it made.
  * - delete: VM killed, target stopped, files and record removed.
+ * - retire (a promoted shadow only: the old primary after a later failover): isolated, powered
+ *   off by ACPI or killed (src/agent/retire.ts), then removed as delete removes it. While it
+ *   runs the shadow is `retiring`: its exit is a planned one (the heartbeat never reports it
+ *   `crashed`).
  * - promotion (issue 5): `warm` asks the standby guest to mount the target's disk and waits
  *   for its /health as primary; `cold` replaces the shadow VM by a normal boot on the same
  *   export; a migrate shadow listens for a live migration (`incoming`) and runs the guest once
@@ -38,6 +42,7 @@ import type { PortPicker } from '../ports.js';
 import { KeyedMutex } from '../../core/keyed-mutex.js';
 import { pause, Wakeup } from '../timing.js';
 import { endpointUrl } from '../vm-spec.js';
+import { retireProcess, type RetireOptions, type RetireOutcome } from '../retire.js';
 import { ShadowConflictError, ShadowNotFoundError, ShadowPromotedError } from './errors.js';
 import { fetchPost, GUEST_HEALTH_PATH, promoteGuest, waitPrimary, type HttpPost } from './promote.js';
 import { ShadowRecordStore, type ShadowRecord } from './records.js';
@@ -82,6 +87,8 @@ export interface ShadowManagerOptions {
   fenced?: () => boolean;
   /** Polling period while a promotion waits for the guest or a migration, ms (default 50). */
   promoteEveryMs?: number;
+  /** Called before a promoted shadow's VM is ended on purpose (retire): its replication must start no new copy. */
+  onEndOnPurpose?: (id: string, op: 'retire') => void;
 }
 
 /** Migration event statuses that end an incoming migration without a guest. */
@@ -214,6 +221,11 @@ export class ShadowManager {
     return this.records.all().filter((r) => r.promoted || r.promoting).map((r) => r.spec.id);
   }
 
+  /** Ids of the promoted shadows being retired: their process ends on purpose (never a crash). */
+  retiringIds(): string[] {
+    return this.records.all().filter((r) => r.retiring).map((r) => r.spec.id);
+  }
+
   /** A shadow VM's vCPU and memory maxima and whether it was promoted (resize); null for an unknown id. */
   limitsOf(id: string): { maxVcpus: number; maxMemoryMiB: number; promoted: boolean } | null {
     const rec = this.records.get(id);
@@ -285,6 +297,40 @@ export class ShadowManager {
       this.records.remove(id);
       this.lastLogged.delete(id);
       this.o.log.info({ shadowId: id }, 'shadow deleted');
+    });
+  }
+
+  /**
+   * The graceful end of a promoted shadow's VM (the old primary after a later failover): see the
+   * module comment and src/agent/retire.ts. `NOT_FOUND` for an unknown id; `CONFLICT` for a
+   * shadow that is not a primary (a standby is deleted, not retired) or whose promotion runs.
+   */
+  async retire(id: string, opts: RetireOptions): Promise<RetireOutcome> {
+    const r0 = this.records.get(id);
+    if (!r0) throw new ShadowNotFoundError(id, 'retire');
+    const refuse = (rec: ShadowRecord) => {
+      if (rec.promoting) throw new ShadowPromotedError(id, 'retire', 'its promotion runs');
+      if (!rec.promoted) throw new ShadowPromotedError(id, 'retire', 'it is a standby, not a primary (DELETE /v1/shadows/:id removes it)');
+    };
+    refuse(r0);
+    return this.lock.run(id, async () => {
+      const rec = this.records.get(id);
+      if (!rec) return { how: 'gone', ms: 0, timedOut: false, reason: 'removed meanwhile' };
+      refuse(rec);
+      this.records.update(id, (r) => (r.retiring = { at: this.o.clock.now() }));
+      this.o.onEndOnPurpose?.(id, 'retire');
+      let out: RetireOutcome = { how: 'gone', ms: 0, timedOut: false, reason: 'unknown to the hypervisor' };
+      try {
+        out = await retireProcess(this.o.driver, id, { ...opts, clock: this.o.clock, log: this.o.log, fenced: this.o.fenced?.() ?? false });
+      } catch (e) {
+        if (!isHypervisorError(e, 'VM_NOT_FOUND')) throw e;
+      }
+      await this.removeVm(id);
+      await this.o.targets.remove(id);
+      this.records.remove(id);
+      this.lastLogged.delete(id);
+      this.o.log.info({ shadowId: id, how: out.how, ms: out.ms, reason: out.reason }, 'promoted shadow retired');
+      return out;
     });
   }
 

@@ -2,7 +2,7 @@
  * The QEMU command line of a VM, built by a pure function from its spec, its run dir and the
  * accelerator. Spawned as an argument array, never through a shell.
  */
-import { maxVcpus, type DiskSpec, type VmSpec } from '../spec.js';
+import { maxVcpus, NIC_DEVICE_ID, type DiskSpec, type VmSpec } from '../spec.js';
 import type { VmPaths } from './paths.js';
 
 /** The accelerator a VM runs under. */
@@ -101,7 +101,7 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths, opts: QemuArgsOption
     const fwds = spec.network.forwards.map((f) => `,hostfwd=tcp:${f.hostAddr}:${f.hostPort}-:${f.guestPort}`).join('');
     push('-netdev', `user,id=net0${fwds}`);
     // romfile= : no option ROM (nothing to PXE-boot; saves loading efi-virtio.rom).
-    push('-device', 'virtio-net-pci,netdev=net0,id=net0-dev,romfile=');
+    push('-device', `virtio-net-pci,netdev=net0,id=${NIC_DEVICE_ID},romfile=`);
   }
 
   for (const dev of spec.devices) {

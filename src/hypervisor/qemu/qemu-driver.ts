@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { systemClock, type Clock } from '../../core/clock.js';
-import type { EventFilter, HypervisorDriver, StartOptions } from '../driver.js';
+import type { EventFilter, HypervisorDriver, PowerdownOptions, StartOptions } from '../driver.js';
 import {
   HotplugError,
   HvCommandError,
@@ -23,7 +23,7 @@ import {
   VmStartFailedError,
 } from '../errors.js';
 import { EventHub, waitForEvent } from '../events.js';
-import { parseDiskSpec, parseVmSpec, sameSpec, type DiskSpecInput, type VmSpec, type VmSpecInput } from '../spec.js';
+import { nicIds, parseDiskSpec, parseVmSpec, sameSpec, type DiskSpecInput, type VmSpec, type VmSpecInput } from '../spec.js';
 import type {
   BackupOptions,
   BlockJobEnd,
@@ -275,7 +275,7 @@ export class QemuHypervisorDriver implements HypervisorDriver {
     return this.status(id);
   }
 
-  async powerdown(id: string, opts: { timeoutMs?: number } = {}): Promise<PowerdownResult> {
+  async powerdown(id: string, opts: PowerdownOptions = {}): Promise<PowerdownResult> {
     const rt = this.runtime(id, 'powerdown');
     const pid = this.livePid(rt);
     if (pid === null) throw new VmInvalidStateError(id, 'powerdown', readProcessRecord(rt.paths) ? 'exited' : 'defined', 'a running process');
@@ -284,6 +284,12 @@ export class QemuHypervisorDriver implements HypervisorDriver {
     const exited = waitForEvent(this.hub, (e) => e.type === 'EXITED', { clock: this.clock, timeoutMs, filter: { vmId: id }, what: 'EXITED' });
     exited.catch(() => undefined);
     await q.execute('system_powerdown');
+    if (opts.resume) {
+      // The button stays pending in the (paused) ACPI hardware: the guest takes it once it runs.
+      // Only a VM paused by `stop`: an incoming or migrated-away one must never run.
+      const s = await q.execute<{ status: string }>('query-status');
+      if (s.status === 'paused') await q.execute('cont');
+    }
     try {
       const ev = await exited;
       return { clean: true, reason: String(ev.data.reason ?? 'guest-shutdown') };
@@ -291,6 +297,14 @@ export class QemuHypervisorDriver implements HypervisorDriver {
       if (isHypervisorError(e, 'QMP_TIMEOUT')) throw new PowerdownTimeoutError(id, timeoutMs);
       throw e;
     }
+  }
+
+  async setLink(id: string, up: boolean): Promise<string[]> {
+    const rt = this.runtime(id, 'setLink');
+    const nics = nicIds(rt.spec);
+    const q = await this.qmp(rt, 'setLink');
+    for (const name of nics) await q.execute('set_link', { name, up });
+    return nics;
   }
 
   async status(id: string): Promise<VmStatus> {

@@ -30,6 +30,7 @@ function simTarget(): ContractTarget {
           boot: { kind: 'kernel', kernel: '/sim/guest/vmlinux', initrd: '/sim/guest/initrd.gz', append: 'console=ttyS0' },
           network: { kind: 'user', forwards: [{ hostPort, guestPort: 80 }] },
         }),
+        answers: async () => world.host('h1').serviceAnswers('127.0.0.1', hostPort),
       };
     },
     reopen: async () => {

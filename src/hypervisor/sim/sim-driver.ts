@@ -3,7 +3,7 @@
  * {@link SimWorld}. SIMULATED: nothing it reports was measured (`simulated: true`,
  * `info().accel === 'sim'`). Deterministic for a given world and call sequence.
  */
-import type { EventFilter, HypervisorDriver, StartOptions } from '../driver.js';
+import type { EventFilter, HypervisorDriver, PowerdownOptions, StartOptions } from '../driver.js';
 import { HotplugError, isHypervisorError, PowerdownTimeoutError } from '../errors.js';
 import { EventHub, waitForEvent } from '../events.js';
 import { parseDiskSpec, parseVmSpec, type DiskSpecInput, type VmSpecInput } from '../spec.js';
@@ -98,12 +98,16 @@ export class SimHypervisorDriver implements HypervisorDriver {
     return this.host.status(id);
   }
 
-  async powerdown(id: string, opts: { timeoutMs?: number } = {}): Promise<PowerdownResult> {
+  async powerdown(id: string, opts: PowerdownOptions = {}): Promise<PowerdownResult> {
     const timeoutMs = opts.timeoutMs ?? 30000;
     await this.tick();
     const exited = waitForEvent(this.hub, (e) => e.type === 'EXITED', { clock: this.clock, timeoutMs, filter: { vmId: id }, what: 'EXITED' });
     exited.catch(() => undefined);
     this.host.powerdown(id);
+    if (opts.resume && this.host.get(id, 'powerdown').state === 'paused') {
+      await this.tick();
+      this.host.cont(id);
+    }
     try {
       const ev = await exited;
       return { clean: true, reason: String(ev.data.reason) };
@@ -111,6 +115,11 @@ export class SimHypervisorDriver implements HypervisorDriver {
       if (isHypervisorError(e, 'QMP_TIMEOUT')) throw new PowerdownTimeoutError(id, timeoutMs);
       throw e;
     }
+  }
+
+  async setLink(id: string, up: boolean): Promise<string[]> {
+    await this.tick();
+    return this.host.setLink(id, up);
   }
 
   async status(id: string): Promise<VmStatus> {

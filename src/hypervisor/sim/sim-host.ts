@@ -13,7 +13,7 @@ import {
   VmStartFailedError,
 } from '../errors.js';
 import { Fanout } from '../events.js';
-import { maxVcpus, sameSpec, type DiskSpec, type VmSpec } from '../spec.js';
+import { maxVcpus, nicIds, sameSpec, type DiskSpec, type VmSpec } from '../spec.js';
 import type { BackupOptions, BlockJobEnd, BlockJobInfo, DirtyBitmapInfo, DiskStats, HotAddResult, MigrationInfo, MirrorOptions, NbdExportOptions, VmEvent, VmState, VmStats, VmStatus } from '../types.js';
 import type { SimWorld } from './world.js';
 
@@ -83,6 +83,10 @@ export interface SimVm {
   /** `cont` during `inmigrate`: run as soon as the state arrived. */
   autostart: boolean;
   lastShutdownReason: string | null;
+  /** The NICs' link (set_link); up at every start. */
+  linksUp: boolean;
+  /** The power button was pressed while the vCPUs were paused: the guest takes it when they run again. */
+  powerButtonPending: boolean;
 }
 
 /** One simulated host. */
@@ -127,6 +131,8 @@ export class SimHost {
       migration: null,
       autostart: false,
       lastShutdownReason: null,
+      linksUp: true,
+      powerButtonPending: false,
     };
     this.vms.set(spec.id, vm);
     return vm;
@@ -175,6 +181,8 @@ export class SimHost {
     vm.migration = null;
     vm.autostart = false;
     vm.lastShutdownReason = null;
+    vm.linksUp = true;
+    vm.powerButtonPending = false;
     vm.state = vm.spec.incoming ? 'inmigrate' : paused ? 'prelaunch' : 'running';
     await this.world.clock.sleep(this.world.timings.qmpReadyMs);
   }
@@ -195,6 +203,10 @@ export class SimHost {
     }
     this.setState(vm, 'running');
     this.emit(vm, 'RESUME', {});
+    if (vm.powerButtonPending) {
+      vm.powerButtonPending = false;
+      this.guestShutsDown(vm);
+    }
   }
 
   /** SIGKILL: the process is gone at once. */
@@ -206,13 +218,37 @@ export class SimHost {
 
   /**
    * ACPI power button (POWERDOWN event). A guest that boots something and whose vCPUs run shuts
-   * down `shutdownMs` later (SHUTDOWN, then the process exits); firmware alone ignores it.
-   * The caller waits for EXITED, as with QEMU.
+   * down `shutdownMs` later (SHUTDOWN, then the process exits); firmware alone ignores it. A
+   * guest paused by `stop` takes the button when `cont` runs it again (the ACPI hardware keeps
+   * it pending, as QEMU's does). The caller waits for EXITED, as with QEMU.
    */
   powerdown(id: string): void {
     const vm = this.live(id, 'powerdown');
     this.emit(vm, 'POWERDOWN', {});
-    if (vm.spec.boot.kind === 'none' || vm.state !== 'running') return;
+    if (vm.spec.boot.kind === 'none') return;
+    if (vm.state === 'paused') vm.powerButtonPending = true;
+    if (vm.state === 'running') this.guestShutsDown(vm);
+  }
+
+  /** Sets every NIC's link; returns the NIC ids. */
+  setLink(id: string, up: boolean): string[] {
+    const vm = this.live(id, 'setLink');
+    vm.linksUp = up;
+    return nicIds(vm.spec);
+  }
+
+  /**
+   * Whether the guest service behind host forward `address:port` answers: its VM runs a guest
+   * (something boots), its vCPUs run and its NIC link is up. SIMULATED: a model, not a request.
+   */
+  serviceAnswers(address: string, port: number): boolean {
+    const f = this.world.forwards.get(`${address}:${port}`);
+    const vm = f?.host === this.name ? this.vms.get(f.vmId) : undefined;
+    return vm !== undefined && vm.pid !== null && vm.state === 'running' && vm.linksUp && vm.spec.boot.kind !== 'none';
+  }
+
+  /** The guest handles the power button: it shuts down `shutdownMs` later, then the process exits. */
+  private guestShutsDown(vm: SimVm): void {
     const gen = vm.generation;
     void this.world.clock.sleep(this.world.timings.shutdownMs).then(() => {
       if (vm.generation !== gen || vm.pid === null) return;
