@@ -9,22 +9,14 @@
  * event log). At most 3 QEMUs at once. Needs root and a build.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEntry, type LabUpResult } from '../src/lab/index.js';
-import { faultCase, keepLabLogs, newShadowSynchronized, type FaultCaseContext } from './support/failover-lab.js';
-import { labRunner, serverApi } from './support/lab.js';
-import { untilWithin } from './support/poll.js';
+import { cliEntry } from '../src/lab/index.js';
+import { failoverLab, faultCase, newShadowSynchronized } from './support/failover-lab.js';
 
 const isRoot = process.getuid?.() === 0;
-const stateDir = mkdtempSync('/tmp/ufom-');
-const env = { ...process.env, UMBRA_STATE_DIR: stateDir };
-const lab = labRunner(env);
-let up: LabUpResult;
-const api = serverApi(() => up, 120_000);
-const until = untilWithin(180_000, 200);
-const ctx = (): FaultCaseContext => ({ env, stateDir, traffic: up.traffic!, api, until });
+const L = failoverLab('ufom', 'failover-lab-migrate');
+const { env } = L;
+const ctx = () => L.ctx();
 
 const POLICY = `version: 1
 policies:
@@ -42,20 +34,9 @@ describe.skipIf(!isRoot)('failover on the lab with a migrate shadow: live migrat
     cliEntry();
   });
 
-  afterAll(async () => {
-    keepLabLogs(stateDir, 'failover-lab-migrate');
-    await lab('down').catch((e: unknown) => console.error('lab down in afterAll failed:', e));
-    rmSync(stateDir, { recursive: true, force: true });
-  }, 90_000);
+  afterAll(() => L.down(), 90_000);
 
-  it('lab up --hosts 3 --vms 1 --protect --json with a migrate shadow', async () => {
-    const policy = join(stateDir, 'policy.yaml');
-    writeFileSync(policy, POLICY);
-    const r = await lab('up', { hosts: '3', vms: '1', protect: true, policy, interval: '2s', json: true });
-    expect(r.code, r.err).toBe(0);
-    up = JSON.parse(r.out) as LabUpResult;
-    expect(up.shadows?.[0]).toMatchObject({ sync: 'synchronized' });
-  }, 300_000);
+  it('lab up --hosts 3 --vms 1 --protect --json with a migrate shadow', () => L.up(POLICY), 300_000);
 
   it('planned: umbra failover vm1 moves it by live migration', async () => {
     const o = await faultCase(ctx(), 'planned', {
@@ -78,7 +59,7 @@ describe.skipIf(!isRoot)('failover on the lab with a migrate shadow: live migrat
         expect(r.status).toBe(200);
       },
       // The load generator is guest state: it moved with the RAM. Stop it on the new primary.
-      after: async () => void (await fetch(`${up.traffic}/load?cpu=0&seconds=1`, { signal: AbortSignal.timeout(5000) })),
+      after: async () => void (await fetch(`${L.result.traffic}/load?cpu=0&seconds=1`, { signal: AbortSignal.timeout(5000) })),
     });
     expect(o.failover.reason).toMatch(/cpu > 70% for 10s/);
   }, 400_000);

@@ -13,24 +13,18 @@
  * At most 3 QEMUs at once. Needs root and a build.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEntry, type LabUpResult } from '../src/lab/index.js';
+import { cliEntry } from '../src/lab/index.js';
 import { readLabState } from '../src/lab/state.js';
 import type { EventRow, FailoverRow } from '../src/store/store.js';
-import { faultCase, keepLabLogs, newShadowSynchronized, restartLabServer, type FaultCaseContext } from './support/failover-lab.js';
-import { labRunner, serverApi } from './support/lab.js';
-import { untilWithin } from './support/poll.js';
+import { failoverLab, faultCase, newShadowSynchronized, restartLabServer } from './support/failover-lab.js';
 
 const isRoot = process.getuid?.() === 0;
-const stateDir = mkdtempSync('/tmp/ufol-');
-const env = { ...process.env, UMBRA_STATE_DIR: stateDir };
-const lab = labRunner(env);
-let up: LabUpResult;
-const api = serverApi(() => up, 120_000);
-const until = untilWithin(180_000, 200);
-const ctx = (): FaultCaseContext => ({ env, stateDir, traffic: up.traffic!, api, until });
+const L = failoverLab('ufol', 'failover-lab-warm');
+const { stateDir, env, api, until } = L;
+const ctx = () => L.ctx();
 
 /** While this file exists the after_traffic hook sleeps: the window in which the controller is killed. */
 const SLOW_MARKER = join(stateDir, 'slow-hook');
@@ -63,20 +57,13 @@ describe.skipIf(!isRoot)('failover on the lab: every fault, warm shadow in sync 
         // gone already
       }
     }
-    keepLabLogs(stateDir, 'failover-lab-warm');
-    await lab('down').catch((e: unknown) => console.error('lab down in afterAll failed:', e));
-    rmSync(stateDir, { recursive: true, force: true });
+    await L.down();
   }, 90_000);
 
-  it('lab up --hosts 3 --vms 1 --protect --json: traffic through HAProxy, a synchronized shadow', async () => {
+  it('lab up --hosts 3 --vms 1 --protect --json: traffic through HAProxy and DNS, a synchronized shadow', async () => {
     writeFileSync(HOOK, `[ -e ${SLOW_MARKER} ] && sleep 8\nexit 0\n`);
-    const policy = join(stateDir, 'policy.yaml');
-    writeFileSync(policy, POLICY);
-    const r = await lab('up', { hosts: '3', vms: '1', protect: true, policy, interval: '2s', json: true });
-    expect(r.code, r.err).toBe(0);
-    up = JSON.parse(r.out) as LabUpResult;
-    expect(up.traffic).toMatch(/^http:\/\/10\.213\.0\.1:\d+$/);
-    expect(up.shadows?.[0]?.sync).toBe('synchronized');
+    const up = await L.up(POLICY);
+    expect(up.dns?.names).toEqual({ vm1: 'vm1.lab.umbra' });
   }, 300_000);
 
   it('SIGKILL of the primary QEMU', () => faultCase(ctx(), 'kill', { path: 'warm', inject: (p) => void process.kill(p.pid!, 'SIGKILL') }), 400_000);

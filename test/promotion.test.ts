@@ -31,12 +31,13 @@ import {
 } from '../src/api/shadow-protocol.js';
 import type { Agent } from '../src/agent/index.js';
 import { buildImage, ensureHostTools, type GuestImage } from '../src/guest/index.js';
-import { isAlive, readPidFile } from '../src/hypervisor/qemu/process.js';
+import { isAlive } from '../src/hypervisor/qemu/process.js';
 import type { VmEvent } from '../src/hypervisor/types.js';
 import { agentApi, startQemuAgent } from './support/agent.js';
 import { untilWithin, whenHttpOk } from './support/poll.js';
 import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { startStandIn, type StandIn } from './support/stand-in.js';
+import { killTargetDaemons } from './support/target-cleanup.js';
 
 const TOKEN = `promo-test-${process.pid}`;
 const ADMIN = 'admin-token-of-the-promotion-test';
@@ -48,24 +49,11 @@ const keep = (fields: object, msg: string) => void logged.push({ msg, fields: fi
 const log = { debug: () => undefined, info: keep, warn: keep, error: keep };
 let standIn: StandIn | null = null;
 
-function killDaemons(): void {
-  const root = join(runDir, 'targets');
-  if (!existsSync(root)) return;
-  for (const id of readdirSync(root)) {
-    const pid = readPidFile(join(root, id, 'qsd.pid'));
-    if (pid === null) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 afterAll(async () => {
   for (const a of agents) await a.crash().catch(() => undefined);
   killRecordedQemus(runDir);
-  killDaemons();
+  killTargetDaemons(runDir);
   await standIn?.close();
   rmSync(runDir, { recursive: true, force: true });
 });

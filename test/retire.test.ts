@@ -14,18 +14,19 @@
  * At most two QEMUs run at once. afterAll kills every QEMU and storage daemon by the pid
  * recorded in the run dir and removes the run dir, also after a failure.
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promoteResultSchema, retireResultSchema, type RetireResult } from '../src/api/shadow-protocol.js';
 import type { Agent } from '../src/agent/index.js';
 import { buildImage, ensureHostTools, guestKernelArgs, type GuestImage } from '../src/guest/index.js';
-import { isAlive, readPidFile } from '../src/hypervisor/qemu/process.js';
+import { isAlive } from '../src/hypervisor/qemu/process.js';
 import { agentApi, startQemuAgent } from './support/agent.js';
 import { whenHttpOk } from './support/poll.js';
 import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { startStandIn, type StandIn } from './support/stand-in.js';
+import { killTargetDaemons } from './support/target-cleanup.js';
 
 const TOKEN = `retire-test-${process.pid}`;
 const ADMIN = 'admin-token-of-the-retire-test';
@@ -38,25 +39,12 @@ const log = { debug: () => undefined, info: keep, warn: keep, error: keep };
 let standIn: StandIn | null = null;
 const openFds: number[] = [];
 
-function killDaemons(): void {
-  const root = join(runDir, 'targets');
-  if (!existsSync(root)) return;
-  for (const id of readdirSync(root)) {
-    const pid = readPidFile(join(root, id, 'qsd.pid'));
-    if (pid === null) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 afterAll(async () => {
   for (const fd of openFds) closeSync(fd);
   for (const a of agents) await a.crash().catch(() => undefined);
   killRecordedQemus(runDir);
-  killDaemons();
+  killTargetDaemons(runDir);
   await standIn?.close();
   rmSync(runDir, { recursive: true, force: true });
 });

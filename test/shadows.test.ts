@@ -19,12 +19,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diskDigestSchema, rehearsalResultSchema, shadowStatusSchema, type ShadowStatus } from '../src/api/shadow-protocol.js';
 import type { Agent } from '../src/agent/index.js';
 import { buildImage, ensureHostTools, type GuestImage } from '../src/guest/index.js';
-import { isAlive, readPidFile } from '../src/hypervisor/qemu/process.js';
+import { isAlive } from '../src/hypervisor/qemu/process.js';
 import { digestFile } from '../src/storage/digest.js';
 import { agentApi, startQemuAgent } from './support/agent.js';
 import { whenHttpOk } from './support/poll.js';
 import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { startStandIn, type StandIn } from './support/stand-in.js';
+import { killTargetDaemons } from './support/target-cleanup.js';
 
 const run = promisify(execFile);
 const TOKEN = `shadow-test-${process.pid}`;
@@ -40,26 +41,11 @@ const keep = (fields: object, msg: string) => void logged.push({ msg, fields: fi
 const log = { debug: () => undefined, info: keep, warn: keep, error: keep };
 let standIn: StandIn | null = null;
 
-/** Kills every storage daemon recorded under the run dir (the last line of defence). */
-function killDaemons(): void {
-  const root = join(runDir, 'targets');
-  if (!existsSync(root)) return;
-  for (const id of readdirSync(root)) {
-    const pid = readPidFile(join(root, id, 'qsd.pid'));
-    if (pid !== null) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  }
-}
 
 afterAll(async () => {
   for (const a of agents) await a.crash().catch(() => undefined);
   killRecordedQemus(runDir);
-  killDaemons();
+  killTargetDaemons(runDir);
   await standIn?.close();
   rmSync(runDir, { recursive: true, force: true });
 });

@@ -14,30 +14,16 @@ import { osPortPicker } from '../src/agent/ports.js';
 import { readPidFile } from '../src/hypervisor/qemu/process.js';
 import { runBlockTargetContract, type ExportRef } from '../src/storage/contract.js';
 import { QsdBlockTargetDriver } from '../src/storage/qsd/qsd-driver.js';
-import { targetsDir } from '../src/storage/qsd/layout.js';
+import { killTargetDaemons } from './support/target-cleanup.js';
 
 const run = promisify(execFile);
 const HOST = '127.0.0.1';
 const dirs: string[] = [];
 
-/** SIGKILLs every daemon recorded under a base dir (the last line of defence). */
-function killDaemons(baseDir: string): void {
-  const root = targetsDir(baseDir);
-  if (!existsSync(root)) return;
-  for (const id of readdirSync(root)) {
-    const pid = readPidFile(join(root, id, 'qsd.pid'));
-    if (pid === null) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-}
 
 afterAll(() => {
   for (const d of dirs) {
-    killDaemons(d);
+    killTargetDaemons(d);
     rmSync(d, { recursive: true, force: true });
   }
 });
@@ -79,7 +65,7 @@ runBlockTargetContract({
       },
       async cleanup() {
         await h.driver.close();
-        killDaemons(baseDir);
+        killTargetDaemons(baseDir);
       },
     };
     return h;

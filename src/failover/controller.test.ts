@@ -56,8 +56,10 @@ class FakeTraffic implements TrafficSwitch {
   readonly capabilities = { routesPort: true, checksHealth: false, ipv6: true };
   routes = new Map<string, Backend>();
   counters = { requests: 0, http5xx: 0, connectionErrors: 0, responseErrors: 0 };
+  haproxy503 = 0;
   async stats(service: string) {
-    return { service, servers: {}, backend: { ...this.counters } };
+    // The backend also counts HAProxy's own 503s (no server up): the controller reads the server row.
+    return { service, servers: { active: { ...this.counters, address: '10.0.0.1', status: 'UP' } }, backend: { ...this.counters, http5xx: this.counters.http5xx + this.haproxy503 } };
   }
   async ensure(service: string, b: Backend) {
     const changed = JSON.stringify(this.routes.get(service)) !== JSON.stringify(b);
@@ -267,13 +269,17 @@ describe('FailoverController', () => {
 
   it('http_error_rate from the traffic switch: 5xx answers through HAProxy held for the window trigger a failover', async () => {
     cfg = config('policies:\n  failover_criteria: "http_error_rate > 50% for 4s"\n');
-    const tick = async (requests: number, errors: number) => {
+    const tick = async (requests: number, errors: number, madeUp503 = 0) => {
       traffic.counters.requests += requests;
       traffic.counters.http5xx += errors;
+      traffic.haproxy503 += madeUp503;
       await ctl.pass();
       clock.advance(1000);
     };
     for (let i = 0; i < 6; i++) await tick(10, 0); // healthy
+    // HAProxy's check holds the server down: its 503s are not the VM's answers.
+    for (let i = 0; i < 6; i++) await tick(1, 0, 20);
+    expect(await store.read((r) => r.listFailovers())).toEqual([]);
     for (let i = 0; i < 3; i++) await tick(10, 9); // 90 % errors, not for 4 s yet
     expect(await store.read((r) => r.listFailovers())).toEqual([]);
     for (let i = 0; i < 3; i++) await tick(10, 9);

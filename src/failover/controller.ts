@@ -490,8 +490,9 @@ export class FailoverController {
   }
 
   /**
-   * Reads the traffic switch's counters of every VM and records the 5xx share of the requests
-   * since the last pass as a sample (none when there were no requests: no evidence either way).
+   * Reads the traffic switch's counters of every VM's server and records the 5xx share of the
+   * requests it answered since the last pass as a sample (none when there were no requests: no
+   * evidence either way).
    */
   private async readHttpErrors(vms: readonly VmRow[]): Promise<void> {
     const t = this.o.traffic;
@@ -500,9 +501,13 @@ export class FailoverController {
     for (const vm of vms) {
       const stats = await t.stats(vm.id).catch(() => null);
       if (!stats) continue;
+      // The VM's own answers: its server row (issue 5 §1: hrsp_5xx / req_tot per server), not the
+      // backend's, which also counts the 503s HAProxy makes up while its check holds the server down.
+      const server = Object.values(stats.servers)[0];
+      if (!server) continue;
       const h = this.httpErrors.get(vm.id) ?? { last: null, samples: [] };
-      const w = errorRateBetween(h.last, stats.backend);
-      h.last = stats.backend;
+      const w = errorRateBetween(h.last, server);
+      h.last = server;
       if (w.rate !== null) h.samples.push({ t: nowS, value: w.rate * 100 });
       while (h.samples.length && h.samples[0].t < nowS - LOOKBACK_S) h.samples.shift();
       this.httpErrors.set(vm.id, h);

@@ -280,7 +280,10 @@ async function startLabHaproxy(state: LabState, vmIds: readonly string[], paths:
     return { service: id, listen: { host, port }, backend: null, healthPath: '/health' };
   });
   const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, renderHaproxyConfig({ socketPath: socket, services }), { mode: 0o600 });
+  // Checks that tolerate a TCG guest stalling for a second or two (a just-promoted guest
+  // replaying its journal while its new shadow's first copy runs): with one server per backend,
+  // HAProxy taking it down only turns every request into a 503.
+  writeFileSync(cfg, renderHaproxyConfig({ socketPath: socket, services, timeouts: { checkMs: 2000 }, check: { fall: 3 } }), { mode: 0o600 });
   const argv = ['haproxy', '-f', cfg, '-db'];
   const proc: LabProcess = { pid: 0, argv, out: join(paths.logsDir, 'haproxy.out'), log: join(paths.logsDir, 'haproxy.log') };
   proc.pid = spawnDetached(argv, proc.out, proc.log, env);

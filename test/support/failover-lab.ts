@@ -4,20 +4,20 @@
  * controller killed mid-failover), and one whole fault case with every check issue 5 asks for.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { expect } from 'vitest';
 import type { StatusReport } from '../../src/api/protocol.js';
-import { cliEntry } from '../../src/lab/index.js';
+import { cliEntry, type LabUpResult } from '../../src/lab/index.js';
 import { isAlive, spawnDetached } from '../../src/lab/procs.js';
 import { observeLabDns } from '../../src/lab/dns.js';
 import { readLabState, writeLabState } from '../../src/lab/state.js';
 import type { ShadowView } from '../../src/server/shadow-routes.js';
 import type { EventRow, FailoverRow } from '../../src/store/store.js';
 import { HaproxyTrafficSwitch } from '../../src/traffic/index.js';
-import type { ServerApi } from './lab.js';
-import type { Until } from './poll.js';
+import { labRunner, serverApi, type ServerApi } from './lab.js';
+import { untilWithin, type Until } from './poll.js';
 
 /** A record the client got a 200 for, and when (performance.now()). */
 export interface Acked {
@@ -144,6 +144,52 @@ export function keepLabLogs(stateDir: string, name: string): void {
     const from = join(stateDir, 'lab', sub);
     if (existsSync(from)) cpSync(from, join(to, name, sub), { recursive: true });
   }
+}
+
+/**
+ * One failover lab for a test file: its state dir (made now, under /tmp: QMP socket paths stay
+ * short), its runner, the server API once it is up, and `up(policy)` (lab up --hosts 3 --vms 1
+ * --protect --json with that policy file) and `down()` for beforeAll/afterAll.
+ */
+export function failoverLab(prefix: string, keepName: string) {
+  const stateDir = mkdtempSync(`/tmp/${prefix}-`);
+  const env = { ...process.env, UMBRA_STATE_DIR: stateDir };
+  const lab = labRunner(env);
+  let result: LabUpResult | null = null;
+  const api = serverApi(() => {
+    if (!result) throw new Error('the lab is not up');
+    return result;
+  }, 120_000);
+  const until = untilWithin(180_000, 200);
+  return {
+    stateDir,
+    env,
+    api,
+    until,
+    /** What `lab up --json` printed. */
+    get result(): LabUpResult {
+      if (!result) throw new Error('the lab is not up');
+      return result;
+    },
+    ctx(): FaultCaseContext {
+      return { env, stateDir, traffic: this.result.traffic!, api, until };
+    },
+    async up(policyText: string): Promise<LabUpResult> {
+      const policy = join(stateDir, 'policy.yaml');
+      writeFileSync(policy, policyText);
+      const r = await lab('up', { hosts: '3', vms: '1', protect: true, policy, interval: '2s', json: true });
+      expect(r.code, r.err).toBe(0);
+      result = JSON.parse(r.out) as LabUpResult;
+      expect(result.traffic).toMatch(/^http:\/\/10\.213\.0\.1:\d+$/);
+      expect(result.shadows?.[0]?.sync).toBe('synchronized');
+      return result;
+    },
+    async down(): Promise<void> {
+      keepLabLogs(stateDir, keepName);
+      await lab('down').catch((e: unknown) => console.error('lab down in afterAll failed:', e));
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Every step of a fenced (warm or cold) failover, in order. */
