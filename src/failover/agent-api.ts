@@ -113,12 +113,19 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
     if (typeof uri !== 'string') return { ok: false, downtimeMs: null, totalMs: null, error: `agent ${shadowHost.name} gave no migration URI` };
     const { json } = await this.http.call(primary, 'POST', `/v1/vms/${enc(instance)}/migrate`, { uri }, { host: primary.name, op: 'migrate', vmId: instance }, 180_000);
     const r = json as { ok?: unknown; downtimeMs?: unknown; totalMs?: unknown; error?: unknown } | undefined;
-    return {
+    const out = {
       ok: r?.ok === true,
       downtimeMs: typeof r?.downtimeMs === 'number' ? r.downtimeMs : null,
       totalMs: typeof r?.totalMs === 'number' ? r.totalMs : null,
       error: typeof r?.error === 'string' ? r.error : null,
     };
+    if (!out.ok) return out;
+    // The source is done; the promotion is the destination's to confirm: it answers once the
+    // guest runs there and the shadow is recorded as promoted (the next steps act on it).
+    const { json: res } = await this.http.call(shadowHost, 'POST', `/v1/shadows/${enc(shadowId)}/resume`, { timeoutMs: 30_000 }, { host: shadowHost.name, op: 'resume', vmId: shadowId }, 60_000);
+    const rr = res as { ok?: unknown; error?: unknown; migrationStatus?: unknown } | undefined;
+    if (rr?.ok !== true) return { ...out, ok: false, error: `the migration completed on the source but the shadow did not run: ${typeof rr?.error === 'string' ? rr.error : `migration ${String(rr?.migrationStatus ?? 'unknown')}`}` };
+    return out;
   }
 
   async resize(agent: AgentTarget, instance: string, size: { vcpus: number; memoryMiB: number }) {

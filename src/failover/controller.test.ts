@@ -10,7 +10,7 @@ import type { AgentTarget } from '../server/agent-client.js';
 import { AgentUnavailableError } from '../server/errors.js';
 import { openSqliteStore } from '../store/index.js';
 import type { ShadowRow, Store } from '../store/store.js';
-import type { Backend, TrafficSwitch } from '../traffic/switch.js';
+import type { Backend, EnsureOptions, TrafficSwitch } from '../traffic/switch.js';
 import type { FailoverAgentApi, PromoteReply, RetireReply } from './agent-api.js';
 import { FailoverController } from './controller.js';
 
@@ -61,7 +61,7 @@ class FakeTraffic implements TrafficSwitch {
     // The backend also counts HAProxy's own 503s (no server up): the controller reads the server row.
     return { service, servers: { active: { ...this.counters, address: '10.0.0.1', status: 'UP' } }, backend: { ...this.counters, http5xx: this.counters.http5xx + this.haproxy503 } };
   }
-  async ensure(service: string, b: Backend) {
+  async ensure(service: string, b: Backend, _opts?: EnsureOptions) {
     const changed = JSON.stringify(this.routes.get(service)) !== JSON.stringify(b);
     this.routes.set(service, b);
     return { service, changed } as never;
@@ -273,6 +273,9 @@ describe('FailoverController', () => {
       traffic.counters.requests += requests;
       traffic.counters.http5xx += errors;
       traffic.haproxy503 += madeUp503;
+      await store.transaction((tx) => {
+        for (const h of ['h1', 'h2']) tx.renewLease(h, { now: clock.now(), leaseExpiresAt: clock.now() + 15_000, observed: [] });
+      });
       await ctl.pass();
       clock.advance(1000);
     };
@@ -367,6 +370,37 @@ describe('FailoverController', () => {
     expect(parseConfigText('policies:\n  graceful_shutdown_timeout: soon\n').ok).toBe(false);
     expect(parseConfigText('policies:\n  graceful_shutdown_timeout: 0\n').ok).toBe(false);
     expect(config('policies:\n  graceful_shutdown_timeout: 1m\n').policies.graceful_shutdown_timeout).toBe(60);
+  });
+
+  it('after the promotion there is no way back: a failing step is retried (failover_stuck alert) until the failover completes; a failed hot-add is not fatal', async () => {
+    agents.resize = async () => {
+      throw new Error('hot-add refused');
+    };
+    const ensure = traffic.ensure.bind(traffic);
+    let refusals = 2;
+    traffic.ensure = async (...args) => {
+      if (args[2]?.assumeHealthy && refusals-- > 0) throw new Error('admin socket busy');
+      return ensure(...args);
+    };
+    await setState('crashed');
+    await ctl.pass();
+    let [fo] = await store.read((r) => r.listFailovers());
+    expect(fo.state).toBe('running');
+    expect(fo.steps.find((x) => x.name === 'resize')).toMatchObject({ ok: true, detail: expect.stringMatching(/not resized \(hot-add refused\)/) });
+    expect(fo.steps.find((x) => x.name === 'traffic')).toMatchObject({ ok: false, detail: 'admin socket busy' });
+    expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).toContain('failover_stuck/vm1');
+    expect(agents.calls.filter((c) => c.startsWith('cont'))).toEqual([]); // never rolled back: the shadow runs
+    await ctl.pass(); // not due yet (2 s backoff)
+    expect((await store.read((r) => r.listFailovers()))[0].state).toBe('running');
+    for (let i = 0; i < 10 && fo.state === 'running'; i++) {
+      clock.advance(5000);
+      await ctl.pass();
+      await new Promise((r) => setTimeout(r, 20));
+      [fo] = await store.read((r) => r.listFailovers());
+    }
+    expect(fo.state).toBe('done');
+    expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.2', port: 4000 });
+    expect((await store.read((r) => r.listAlerts())).map((a) => a.key)).not.toContain('failover_stuck/vm1');
   });
 
   it('--dry-run decides and changes nothing', async () => {

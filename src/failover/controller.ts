@@ -95,6 +95,8 @@ export class FailoverController {
   private readonly httpErrors = new Map<string, { last: ServerCounters | null; samples: TimedValue[] }>();
   private running: Promise<void> | null = null;
   private readonly driving = new Map<string, Promise<FailoverRow>>();
+  /** Failovers stuck after their promotion: attempts so far and when to try again (epoch ms). */
+  private readonly retries = new Map<string, { attempts: number; at: number }>();
   /** Failovers this controller started or already resumed (any other running one is resumed). */
   private readonly known = new Set<string>();
 
@@ -121,7 +123,12 @@ export class FailoverController {
   // --- internals
 
   private async doPass(): Promise<void> {
-    for (const r of await this.o.store.read((x) => x.listFailovers({ running: true }))) await this.drive(r);
+    for (const r of await this.o.store.read((x) => x.listFailovers({ running: true }))) {
+      const retry = this.retries.get(r.id);
+      if (!retry) await this.drive(r);
+      // A stuck one is retried when due, beside the loop (its step may wait long: a health probe).
+      else if (this.o.clock.now() >= retry.at) void this.drive(r);
+    }
     const snap = await this.snapshot();
     await this.readHttpErrors(snap.vms);
     const decisions: FailoverDecision[] = [];
@@ -284,12 +291,35 @@ export class FailoverController {
       });
       if (!ok) {
         this.o.log.error({ vmId: r.vmId, failoverId: r.id, step, err: detail }, 'failover step failed');
+        if (r.state === 'running') {
+          await this.stuck(r, step, detail);
+          break;
+        }
         if (!veto) await this.rollBack(r, step);
         break;
       }
     }
-    if (r.state === 'done') this.o.kickShadows?.();
+    if (r.state !== 'running') this.retries.delete(r.id);
+    if (r.state === 'done') {
+      await this.o.store.transaction((tx) => resolveAlert(tx, this.o.clock.now(), `failover_stuck/${r.vmId}`, 'the failover completed'));
+      this.o.kickShadows?.();
+    }
     return r;
+  }
+
+  /**
+   * A step after the promotion failed: there is no way back (the shadow runs the VM, the old
+   * primary stays fenced), so the record stays running and the step is retried with backoff
+   * (2 s doubling to 60 s) while a `failover_stuck` alert says what fails.
+   */
+  private async stuck(r: FailoverRow, step: FailoverStep, detail: string): Promise<void> {
+    const now = this.o.clock.now();
+    const prev = this.retries.get(r.id);
+    const attempts = (prev?.attempts ?? 0) + 1;
+    this.retries.set(r.id, { attempts, at: now + Math.min(60_000, 2000 * 2 ** (attempts - 1)) });
+    await this.o.store.transaction((tx) =>
+      raiseAlert(tx, now, { key: `failover_stuck/${r.vmId}`, kind: 'failover_stuck', severity: 'critical', vmId: r.vmId, shadowId: r.shadowId, summary: `failover ${r.id} of ${r.vmId}: the shadow took over but ${step} failed (${attempts} attempt(s), retried): ${detail}` }),
+    );
   }
 
   /**
@@ -402,8 +432,14 @@ export class FailoverController {
         const vm = await this.o.store.read((x) => x.getVm(r.vmId));
         if (!shadow || !vm || !this.alive(to)) return { detail: 'nothing to resize' };
         const want = { vcpus: Math.max(shadow.size.vcpus, vm.spec.vcpus), memoryMiB: Math.max(shadow.size.memoryMiB, vm.spec.memoryMiB) };
-        const got = await this.o.agents.resize(to, r.shadowId, want);
-        return { detail: `${got.vcpus} vCPU, ${got.memoryMiB} MiB`, data: { size: got } };
+        try {
+          const got = await this.o.agents.resize(to, r.shadowId, want);
+          return { detail: `${got.vcpus} vCPU, ${got.memoryMiB} MiB`, data: { size: got } };
+        } catch (e) {
+          // Best effort: the new primary serves at the size it has; a failed hot-add must not stop the failover.
+          this.o.log.warn({ vmId: r.vmId, failoverId: r.id, err: e instanceof Error ? e.message : String(e) }, 'hot-add after the promotion failed: the VM runs at its size');
+          return { detail: `not resized (${e instanceof Error ? e.message : String(e)}): runs at its size`, data: { resizeError: e instanceof Error ? e.message : String(e) } };
+        }
       }
       case 'health': {
         const endpoint = await this.endpointOf(r);

@@ -40,8 +40,10 @@ export type FailoverStep =
 
 /** The steps of a path, in order. */
 export function stepsOf(path: FailoverRow['path']): readonly FailoverStep[] {
+  // A live migration moves the running guest itself: its clients follow at once (every ms
+  // between the switchover and the traffic step is client-visible), then it is checked and grown.
   return path === 'migrate'
-    ? ['hook_before_fence', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover']
+    ? ['hook_before_fence', 'promote', 'traffic', 'health', 'resize', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover']
     : ['hook_before_fence', 'fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover'];
 }
 
@@ -87,12 +89,25 @@ export function beginStep(r: FailoverRow, step: FailoverStep, now: number): Fail
   return { ...r, steps: [...steps, { name: step, startedAt: now, endedAt: null, ok: null, detail: '' }] };
 }
 
-/** The record with `step` ended; a failed step fails the failover (`abort`: it ends `aborted`, nothing was changed). */
+/**
+ * The record with `step` ended. A failed step fails the failover (`abort`: it ends `aborted`,
+ * nothing was changed), except after the shadow took over ({@link mustGoForward}): then the
+ * record stays `running` with the failed attempt recorded, and the step is tried again.
+ */
 export function endStep(r: FailoverRow, step: FailoverStep, ok: boolean, detail: string, now: number, data: Record<string, unknown> = {}, abort = false): FailoverRow {
   const steps: FailoverStepRecord[] = r.steps.map((x) => (x.name === step && x.ok === null ? { ...x, endedAt: now, ok, detail } : x));
   const next: FailoverRow = { ...r, steps, data: { ...r.data, ...data } };
+  if (!ok && !abort && mustGoForward(r, step)) return next;
   if (!ok) return { ...next, state: abort ? 'aborted' : 'failed', endedAt: now };
   return nextStep(next) === null ? { ...next, state: 'done', endedAt: now } : next;
+}
+
+/**
+ * True for a step after a successful `promote`: the shadow runs the VM, the old primary stays
+ * fenced, so there is no way back; the failover must finish (its step is retried).
+ */
+export function mustGoForward(r: FailoverRow, step: FailoverStep): boolean {
+  return step !== 'promote' && r.steps.some((s) => s.name === 'promote' && s.ok === true);
 }
 
 /** How long each step took (ms), for the event log and the benchmark. */

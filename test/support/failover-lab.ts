@@ -195,7 +195,7 @@ export function failoverLab(prefix: string, keepName: string) {
 /** Every step of a fenced (warm or cold) failover, in order. */
 export const FENCED_STEPS = ['hook_before_fence', 'fence', 'stop_replication', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover'];
 /** Every step of a live migration. */
-export const MIGRATE_STEPS = ['hook_before_fence', 'promote', 'resize', 'health', 'traffic', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover'];
+export const MIGRATE_STEPS = ['hook_before_fence', 'promote', 'traffic', 'health', 'resize', 'hook_after_traffic', 'adopt', 'retire_old', 'hook_after_failover'];
 
 /**
  * The client's outage: the longest time between two acknowledgements from the last one before
