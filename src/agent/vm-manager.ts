@@ -15,7 +15,7 @@ import { isUmbraError } from '../core/errors.js';
 import type { AgentVm, AgentVmSpec } from '../api/protocol.js';
 import type { HypervisorDriver } from '../hypervisor/driver.js';
 import { isHypervisorError, VmExistsError, VmInvalidStateError, VmStartFailedError } from '../hypervisor/errors.js';
-import type { VmEvent, VmState } from '../hypervisor/types.js';
+import { LIVE_STATES, type VmEvent } from '../hypervisor/types.js';
 import type { DiskProvisioner } from './disks.js';
 import type { FenceTarget } from './fence.js';
 import { errText, type AgentLogger } from './log.js';
@@ -30,7 +30,6 @@ export type VmOp = 'start' | 'stop' | 'cont' | 'kill' | 'powerdown';
 export const VM_OPS: readonly VmOp[] = ['start', 'stop', 'cont', 'kill', 'powerdown'];
 
 /** Driver states in which a process exists. */
-const LIVE: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
 
 /** A VM whose hypervisor has not answered for this long is reported `unknown` (the failover criteria's `hung`). */
 export const HUNG_AFTER_MS = 5000;
@@ -232,7 +231,7 @@ export class VmManager {
       await this.o.driver.create(toVmSpec(rec.spec, this.placement(rec)));
       this.driverIds.add(spec.id);
       const st = await this.o.driver.status(spec.id);
-      if (!LIVE.has(st.state)) await this.startProcess(spec.id, 'ensure');
+      if (!LIVE_STATES.has(st.state)) await this.startProcess(spec.id, 'ensure');
       return this.observe(spec.id);
     });
   }
@@ -244,7 +243,7 @@ export class VmManager {
       switch (op) {
         case 'start': {
           const st = await driver.status(id);
-          if (!LIVE.has(st.state)) {
+          if (!LIVE_STATES.has(st.state)) {
             if (!this.o.records.get(id)) throw new VmInvalidStateError(id, 'start', st.state, 'a VM created through the agent (PUT /v1/vms/:id)');
             await this.startProcess(id, 'start');
           }

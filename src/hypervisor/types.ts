@@ -16,6 +16,9 @@
  */
 export type VmState = 'defined' | 'prelaunch' | 'running' | 'paused' | 'inmigrate' | 'postmigrate' | 'shutdown' | 'crashed' | 'exited';
 
+/** States in which the VM's QEMU process is alive (it holds its disks and can be talked to). */
+export const LIVE_STATES: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
+
 /** One VM's observed status. */
 export interface VmStatus {
   id: string;

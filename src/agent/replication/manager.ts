@@ -37,7 +37,7 @@ import {
 } from '../../api/shadow-protocol.js';
 import type { HypervisorDriver } from '../../hypervisor/driver.js';
 import { isHypervisorError, VmInvalidStateError, VmNotFoundError } from '../../hypervisor/errors.js';
-import type { VmEvent, VmState } from '../../hypervisor/types.js';
+import { LIVE_STATES, type VmEvent } from '../../hypervisor/types.js';
 import type { BackoffPolicy } from '../backoff.js';
 import { errText, type AgentLogger } from '../log.js';
 import type { RecordStore } from '../records.js';
@@ -74,7 +74,6 @@ import { join } from 'node:path';
 export const HANDED_OVER = 'handed over to a live migration';
 
 /** Driver states in which a process exists (jobs can run). */
-const LIVE: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
 
 const JOB_EVENTS = ['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'BLOCK_JOB_ERROR', 'EXITED'];
 
@@ -462,7 +461,7 @@ export class ReplicationManager {
     let pid: number | null = null;
     try {
       const st = await driver.status(e.vmId);
-      pid = LIVE.has(st.state) ? st.pid : null;
+      pid = LIVE_STATES.has(st.state) ? st.pid : null;
     } catch (err) {
       if (!isHypervisorError(err, 'VM_NOT_FOUND')) throw err;
     }
@@ -491,7 +490,7 @@ export class ReplicationManager {
     const st = await driver.status(e.vmId).catch(() => null);
     // A migrated-away source (postmigrate) is never copied from: its guest runs elsewhere,
     // maybe on the very target this would overwrite.
-    if (!st || st.pid === null || !LIVE.has(st.state) || st.state === 'postmigrate') {
+    if (!st || st.pid === null || !LIVE_STATES.has(st.state) || st.state === 'postmigrate') {
       // Nothing to copy from: wait for a process (the loop starts the copy when one runs).
       this.setFacts(e, { ...e.facts, phase: 'idle', alive: false, jobId: null, roundStartedAt: null, retryAt: null });
       return;
@@ -572,7 +571,7 @@ export class ReplicationManager {
     const { driver, log } = this.o;
     const vmId = e.vmId;
     const st = await driver.status(vmId).catch(() => null);
-    if (!st || st.pid === null || !LIVE.has(st.state)) return;
+    if (!st || st.pid === null || !LIVE_STATES.has(st.state)) return;
     const warn = (what: string) => (err: unknown) => log.warn({ vmId, err: errText(err) }, `replication clean-up: ${what} failed`);
     const jobs = await driver.queryBlockJobs(vmId).catch(() => []);
     for (const j of jobs) {

@@ -33,7 +33,7 @@ import type { DiskDigest, IncomingReply, IncomingRequest, PromoteRequest, Promot
 import type { HypervisorDriver } from '../../hypervisor/driver.js';
 import { isHypervisorError, VmExistsError, VmInvalidStateError, VmSpecInvalidError, VmStartFailedError, type SpecIssue } from '../../hypervisor/errors.js';
 import { parseVmSpec } from '../../hypervisor/spec.js';
-import type { VmEvent, VmState } from '../../hypervisor/types.js';
+import { LIVE_STATES, type VmEvent } from '../../hypervisor/types.js';
 import type { BlockTargetDriver } from '../../storage/driver.js';
 import { TargetStartFailedError } from '../../storage/errors.js';
 import { targetSpecProblems } from '../../storage/spec.js';
@@ -50,7 +50,6 @@ import { fetchGet, httpCheck, runTask, waitReady, type HttpGet } from './rehears
 import { rehearsalPitName, rehearsalVmId, sameShadowSpec, targetStateOf, toPromotedVmSpec, toRehearsalVmSpec, toShadowVmSpec, toTargetSpec, type ShadowPlacement } from './shadow-spec.js';
 
 /** Driver states in which a VM process exists. */
-const LIVE: ReadonlySet<VmState> = new Set(['prelaunch', 'running', 'paused', 'inmigrate', 'postmigrate', 'shutdown', 'crashed']);
 
 /** The guest device of the shadow's data disk (the export, attached first). */
 const DATA_DEVICE = 'vda';
@@ -554,11 +553,11 @@ export class ShadowManager {
         await driver.create(spec);
       } catch (e) {
         // Defined earlier with another placement (a moved port) and not running: define it anew.
-        if (!(e instanceof VmExistsError) || LIVE.has((await driver.status(id)).state) || !this.records.get(id)) throw e;
+        if (!(e instanceof VmExistsError) || LIVE_STATES.has((await driver.status(id)).state) || !this.records.get(id)) throw e;
         await driver.remove(id);
         await driver.create(spec);
       }
-      if (LIVE.has((await driver.status(id)).state)) return;
+      if (LIVE_STATES.has((await driver.status(id)).state)) return;
       try {
         const st = await driver.start(id);
         this.o.log.info({ shadowId: id, pid: st.pid, state: st.state, servicePort: rec.servicePort }, 'shadow VM started');
