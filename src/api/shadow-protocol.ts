@@ -73,6 +73,11 @@
  *            is left `postmigrate` (never resumed: `cont` is refused); kill it when done.
  *            `replicationJob` (default: whether the VM has a replication) false skips the hand-over
  *            (the disk must reach the destination another way); true without one is 409.
+ *            `holdAtSwitchover`: answers at pre-switchover (source paused, replication handed
+ *            over) so that the caller moves the clients while nothing runs; then
+ *   POST   /v1/vms/:id/migrate/continue     MigrateContinue -> MigrateResult
+ *            continues the held migration to its end (or cancels it: `abort`); 409 when none is
+ *            held. A hold not continued within holdTimeoutMs is cancelled (the source runs on).
  *            A failed or timed-out migration answers ok false; the source runs on and its
  *            replication makes a new full copy.
  *   POST   /v1/vms/:id/resize               ResizeRequest -> ResizeResult
@@ -365,8 +370,23 @@ export const migrateRequestSchema = z.object({
   replicationJob: z.boolean().optional(),
   /** The whole migration's time limit; past it the migration is cancelled. */
   timeoutMs: z.number().int().positive().max(600_000).default(120_000),
+  /**
+   * Answer at switchover instead of at the end: the source is paused, its replication handed
+   * over, the destination not running yet (status `pre-switchover`); the caller switches the
+   * clients over, then POSTs `/migrate/continue` (or `{ abort: true }`). Not continued within
+   * `holdTimeoutMs`: the migration is cancelled and the source runs on.
+   */
+  holdAtSwitchover: z.boolean().optional(),
+  /** Default 5000. */
+  holdTimeoutMs: z.number().int().positive().max(60_000).optional(),
 });
 export type MigrateRequest = z.infer<typeof migrateRequestSchema>;
+
+export const migrateContinueSchema = z.object({
+  /** Cancel instead (the clients could not be switched): the source runs on. */
+  abort: z.boolean().default(false),
+});
+export type MigrateContinue = z.infer<typeof migrateContinueSchema>;
 
 export const migrateResultSchema = z.object({
   vmId: id,

@@ -17,6 +17,15 @@ export interface RetireReply {
   reason: string | null;
 }
 
+/** What a live migration reports (see {@link FailoverAgentApi.migrate}). */
+export interface MigrateReply {
+  ok: boolean;
+  completed: boolean;
+  downtimeMs: number | null;
+  totalMs: number | null;
+  error: string | null;
+}
+
 /** What a promotion reports. */
 export interface PromoteReply {
   ok: boolean;
@@ -44,8 +53,15 @@ export interface FailoverAgentApi {
   stopReplication(agent: AgentTarget, instance: string): Promise<void>;
   /** Promotes a shadow in place: `warm` takeover or `cold` boot from its synchronized disk. */
   promote(agent: AgentTarget, shadowId: string, mode: 'warm' | 'cold'): Promise<PromoteReply>;
-  /** Live migration of the primary into a `migrate` shadow; the shadow runs the guest after. */
-  migrate(primary: AgentTarget, instance: string, shadowHost: AgentTarget, shadowId: string): Promise<{ ok: boolean; downtimeMs: number | null; totalMs: number | null; error: string | null }>;
+  /**
+   * Live migration of the primary into a `migrate` shadow; the shadow runs the guest after.
+   * With `atSwitchover`, the source is held paused at switchover (its replication handed over,
+   * the destination not running yet) while it runs: the clients move while nothing serves, so
+   * they wait for the destination instead of going to the stopped source; when it throws the
+   * migration is cancelled and the source runs on. `completed`: the guest left the source (true
+   * even when the destination's confirmation failed).
+   */
+  migrate(primary: AgentTarget, instance: string, shadowHost: AgentTarget, shadowId: string, opts?: { atSwitchover?: () => Promise<void> }): Promise<MigrateReply>;
   /** Hot-adds vCPUs and memory up to the given size. */
   resize(agent: AgentTarget, instance: string, size: { vcpus: number; memoryMiB: number }): Promise<{ vcpus: number; memoryMiB: number }>;
 }
@@ -107,14 +123,27 @@ export class HttpFailoverAgentApi implements FailoverAgentApi {
     return { ok: r?.ok === true, ms: typeof r?.ms === 'number' ? r.ms : 0, vm: r?.vm ?? { state: 'unknown', pid: null, endpoint: null }, error: typeof r?.error === 'string' ? r.error : null };
   }
 
-  async migrate(primary: AgentTarget, instance: string, shadowHost: AgentTarget, shadowId: string) {
+  async migrate(primary: AgentTarget, instance: string, shadowHost: AgentTarget, shadowId: string, opts: { atSwitchover?: () => Promise<void> } = {}): Promise<MigrateReply> {
     const { json: inc } = await this.http.call(shadowHost, 'POST', `/v1/shadows/${enc(shadowId)}/incoming`, {}, { host: shadowHost.name, op: 'incoming', vmId: shadowId }, 30_000);
     const uri = (inc as { uri?: unknown } | undefined)?.uri;
-    if (typeof uri !== 'string') return { ok: false, downtimeMs: null, totalMs: null, error: `agent ${shadowHost.name} gave no migration URI` };
-    const { json } = await this.http.call(primary, 'POST', `/v1/vms/${enc(instance)}/migrate`, { uri }, { host: primary.name, op: 'migrate', vmId: instance }, 180_000);
-    const r = json as { ok?: unknown; downtimeMs?: unknown; totalMs?: unknown; error?: unknown } | undefined;
-    const out = {
+    if (typeof uri !== 'string') return { ok: false, completed: false, downtimeMs: null, totalMs: null, error: `agent ${shadowHost.name} gave no migration URI` };
+    const ctx = { host: primary.name, op: 'migrate', vmId: instance };
+    const hold = Boolean(opts.atSwitchover);
+    let { json } = await this.http.call(primary, 'POST', `/v1/vms/${enc(instance)}/migrate`, { uri, ...(hold ? { holdAtSwitchover: true, holdTimeoutMs: 10_000 } : {}) }, ctx, 180_000);
+    if (hold && (json as { ok?: unknown; status?: unknown } | undefined)?.ok === true && (json as { status?: unknown }).status === 'pre-switchover') {
+      let refused: string | null = null;
+      try {
+        await opts.atSwitchover!();
+      } catch (e) {
+        refused = e instanceof Error ? e.message : String(e);
+      }
+      ({ json } = await this.http.call(primary, 'POST', `/v1/vms/${enc(instance)}/migrate/continue`, { abort: refused !== null }, ctx, 180_000));
+      if (refused !== null) return { ok: false, completed: false, downtimeMs: null, totalMs: null, error: `the clients could not be moved at switchover (${refused}): the migration was cancelled, the source runs on` };
+    }
+    const r = json as { ok?: unknown; status?: unknown; downtimeMs?: unknown; totalMs?: unknown; error?: unknown } | undefined;
+    const out: MigrateReply = {
       ok: r?.ok === true,
+      completed: r?.ok === true && r.status === 'completed',
       downtimeMs: typeof r?.downtimeMs === 'number' ? r.downtimeMs : null,
       totalMs: typeof r?.totalMs === 'number' ? r.totalMs : null,
       error: typeof r?.error === 'string' ? r.error : null,

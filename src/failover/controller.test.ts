@@ -41,9 +41,18 @@ class FakeAgents implements FailoverAgentApi {
     this.hit(a, `promote ${id} ${mode}`);
     return this.promoteFails ? { ok: false, ms: 0, vm: { state: 'running', pid: 1, endpoint: null }, error: 'mount failed' } : { ok: true, ms: 120, vm: { state: 'running', pid: 700, endpoint: 'http://10.0.0.2:4000' }, error: null };
   }
-  async migrate(p: AgentTarget, id: string, s: AgentTarget, sid: string) {
+  migrationFails = false;
+  /** The traffic route seen while the source was held at switchover. */
+  routeAtSwitchover: unknown = undefined;
+  onSwitchover: () => unknown = () => undefined;
+  async migrate(p: AgentTarget, id: string, s: AgentTarget, sid: string, opts: { atSwitchover?: () => Promise<void> } = {}) {
     this.hit(p, `migrate ${id} -> ${sid} on ${s.name}`);
-    return { ok: true, downtimeMs: 30, totalMs: 420, error: null };
+    if (opts.atSwitchover) {
+      await opts.atSwitchover();
+      this.routeAtSwitchover = this.onSwitchover();
+    }
+    if (this.migrationFails) return { ok: false, completed: false, downtimeMs: null, totalMs: 300, error: 'the stream broke' };
+    return { ok: true, completed: true, downtimeMs: 30, totalMs: 420, error: null };
   }
   async resize(a: AgentTarget, id: string, size: { vcpus: number; memoryMiB: number }) {
     this.hit(a, `resize ${id} ${size.vcpus}/${size.memoryMiB}`);
@@ -214,7 +223,25 @@ describe('FailoverController', () => {
     expect(r.decision).toMatchObject({ kind: 'failover', path: 'migrate' });
     expect(agents.calls[0]).toBe('migrate vm1 -> vm1-s1 on h2 on h1');
     expect(agents.calls).not.toContain('stop vm1 on h1');
-    expect(r.failover?.data).toMatchObject({ migrationDowntimeMs: 30 });
+    expect(r.failover?.data).toMatchObject({ migrationDowntimeMs: 30, clientsMovedAtSwitchover: true });
+  });
+
+  it('a live migration moves the clients while the source is held at switchover, and back when it then fails', async () => {
+    await store.transaction((tx) => tx.putShadow(shadowRow('synchronized', 'migrate')));
+    agents.onSwitchover = () => traffic.routes.get('vm1');
+    await ctl.failover('vm1');
+    expect(agents.routeAtSwitchover).toEqual({ host: '10.0.0.2', port: 4000 }); // before the guest runs there
+
+    // Again from h2, and the stream breaks after the switch: the clients go back to the source.
+    await store.transaction((tx) => {
+      tx.putShadow({ ...shadowRow('synchronized', 'migrate'), id: 'vm1-s2', host: 'h1', status: { ...shadowRow().status, vm: { state: 'inmigrate', pid: 900, endpoint: 'http://10.0.0.1:5000' } } });
+    });
+    agents.migrationFails = true;
+    clock.advance(1000);
+    const again = await ctl.failover('vm1');
+    expect(again.failover).toMatchObject({ state: 'failed' });
+    expect(agents.routeAtSwitchover).toEqual({ host: '10.0.0.1', port: 5000 });
+    expect(traffic.routes.get('vm1')).toEqual({ host: '10.0.0.2', port: 4000 }); // back to the VM where it runs
   });
 
   it('hooks: outcomes recorded; a failed veto hook before fencing cancels the failover with nothing changed', async () => {

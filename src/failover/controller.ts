@@ -419,9 +419,7 @@ export class FailoverController {
         if (!this.alive(to)) throw new Error(`the shadow's host ${r.toHost} is not alive`);
         if (r.path === 'migrate') {
           if (!this.alive(from)) throw new Error(`the primary's host ${r.fromHost} is lost: a live migration is impossible (a cold boot is needed)`);
-          const m = await this.o.agents.migrate(from, r.fromInstance, to, r.shadowId);
-          if (!m.ok) throw new Error(`live migration failed: ${m.error ?? 'unknown'}`);
-          return { detail: `live migration: downtime ${m.downtimeMs ?? '?'} ms, total ${m.totalMs ?? '?'} ms`, data: { migrationDowntimeMs: m.downtimeMs, migrationTotalMs: m.totalMs } };
+          return this.liveMigrate(r, from, to);
         }
         const p = await this.o.agents.promote(to, r.shadowId, r.path);
         if (!p.ok) throw new Error(`promotion failed: ${p.error ?? 'unknown'}`);
@@ -494,6 +492,39 @@ export class FailoverController {
         return { detail: retireDetail(r.fromInstance, r.fromHost, timeoutS, out), data: { retire: { how: out.how, ms: out.ms, timedOut: out.timedOut, reason: out.reason, timeoutSeconds: timeoutS } } };
       }
     }
+  }
+
+  /**
+   * The `promote` step of a live migration. With a traffic switch, the clients are moved while
+   * the source is held at switchover (nothing runs: requests wait at the destination for the
+   * guest instead of going to the stopped source); a migration that then fails sends them back.
+   */
+  private async liveMigrate(r: FailoverRow, from: AgentRow, to: AgentRow): Promise<{ detail: string; data?: Record<string, unknown> }> {
+    const { shadow, vm } = await this.o.store.read((x) => ({ shadow: x.getShadow(r.shadowId), vm: x.getVm(r.vmId) }));
+    const dest = shadow?.status.vm?.endpoint ?? null;
+    const back = vm?.status.endpoint ?? null;
+    const traffic = this.o.traffic;
+    let switchedAt: number | null = null;
+    const atSwitchover =
+      traffic && dest
+        ? async () => {
+            const u = new URL(dest);
+            await traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true });
+            switchedAt = this.o.clock.now();
+          }
+        : undefined;
+    const m = await this.o.agents.migrate(from, r.fromInstance, to, r.shadowId, { atSwitchover });
+    if (!m.ok) {
+      if (switchedAt !== null && !m.completed && back && traffic) {
+        const u = new URL(back);
+        await traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true }).catch((e: unknown) => this.o.log.error({ vmId: r.vmId, err: e instanceof Error ? e.message : String(e) }, 'sending the clients back to the source after a failed live migration failed'));
+      }
+      throw new Error(`live migration failed: ${m.error ?? 'unknown'}`);
+    }
+    return {
+      detail: `live migration: downtime ${m.downtimeMs ?? '?'} ms, total ${m.totalMs ?? '?'} ms${switchedAt !== null ? ', clients moved at switchover' : ''}`,
+      data: { migrationDowntimeMs: m.downtimeMs, migrationTotalMs: m.totalMs, clientsMovedAtSwitchover: switchedAt !== null },
+    };
   }
 
   /** Runs the VM's hooks for `which`, one after the other; a failed veto hook before fencing throws {@link HookVetoError}. */

@@ -16,7 +16,7 @@
  */
 import type { Clock } from '../../core/clock.js';
 import { UmbraError } from '../../core/errors.js';
-import { migrateRequestSchema, type MigrateRequest, type MigrateResult } from '../../api/shadow-protocol.js';
+import { migrateContinueSchema, migrateRequestSchema, type MigrateRequest, type MigrateResult } from '../../api/shadow-protocol.js';
 import type { HypervisorDriver } from '../../hypervisor/driver.js';
 import { VmInvalidStateError } from '../../hypervisor/errors.js';
 import type { VmEvent } from '../../hypervisor/types.js';
@@ -57,6 +57,9 @@ interface Seen {
   events: number;
 }
 
+/** How long a migration held at switchover waits for its caller's word, ms. */
+const DEFAULT_HOLD_MS = 5000;
+
 /** Migration statuses after which nothing more happens. */
 const FINAL = ['completed', 'failed', 'cancelled'] as const;
 
@@ -80,8 +83,24 @@ export function sourceDowntimeMs(stoppedAt: number | null, completedAt: number |
 /** Runs live migrations out of this host (one at a time per VM). See the module comment. */
 export class LiveMigrator {
   private readonly running = new Set<string>();
+  /** Migrations held at switchover (holdAtSwitchover): how to go on, and their end. */
+  private readonly holds = new Map<string, { decide: (d: 'continue' | 'abort') => void; end: Promise<MigrateResult> }>();
+  /** Who waits for a migration to reach its hold. */
+  private readonly holdWaiters = new Map<string, (r: MigrateResult) => void>();
 
   constructor(private readonly o: LiveMigratorOptions) {}
+
+  /**
+   * Goes on with a migration held at switchover (or cancels it: `abort`, the source runs on);
+   * resolves with its end. `CONFLICT` when none is held for the VM.
+   */
+  async continueHeld(vmId: string, abort: boolean): Promise<MigrateResult> {
+    const h = this.holds.get(vmId);
+    if (!h) throw new VmInvalidStateError(vmId, 'migrate/continue', 'no migration held at switchover', 'a migration started with holdAtSwitchover, at its switchover');
+    this.holds.delete(vmId);
+    h.decide(abort ? 'abort' : 'continue');
+    return h.end;
+  }
 
   /** Migrates `vmId` to `req.uri`; see the module comment. Precondition failures throw; a failed migration answers ok false. */
   async migrate(vmId: string, req: MigrateRequest): Promise<MigrateResult> {
@@ -93,14 +112,45 @@ export class LiveMigrator {
     const handOver = req.replicationJob ?? replication.has(vmId);
     if (handOver && !replication.has(vmId)) throw new VmInvalidStateError(vmId, 'migrate', 'without a replication', 'a replication to hand over at switchover (or replicationJob: false)');
     this.running.add(vmId);
-    try {
-      return await this.run(vmId, req, handOver);
-    } finally {
+    const end = this.run(vmId, req, handOver).finally(() => {
       this.running.delete(vmId);
-    }
+      this.holds.delete(vmId);
+      this.holdWaiters.delete(vmId);
+    });
+    if (!req.holdAtSwitchover) return end;
+    // Whichever comes first: the hold at switchover, or the end (a migration that failed before it).
+    const held = new Promise<MigrateResult>((resolve) => this.holdWaiters.set(vmId, resolve));
+    return Promise.race([held, end]);
   }
 
-  private async run(vmId: string, req: MigrateRequest, handOver: boolean): Promise<MigrateResult> {
+  /** At switchover with holdAtSwitchover: answers the caller, waits for its word (or the hold's time limit). */
+  private async hold(vmId: string, req: MigrateRequest, atSwitchover: MigrateResult, end: Promise<MigrateResult>): Promise<'continue' | 'abort' | 'timeout'> {
+    const word = new Wakeup();
+    let decision: 'continue' | 'abort' | null = null;
+    this.holds.set(vmId, {
+      decide: (d) => {
+        decision = d;
+        word.poke();
+      },
+      end,
+    });
+    this.holdWaiters.get(vmId)?.(atSwitchover);
+    this.holdWaiters.delete(vmId);
+    // Woken by the word; a pause that elapses first is the hold's time limit.
+    if (decision === null) await pause(this.o.clock, req.holdTimeoutMs ?? DEFAULT_HOLD_MS, undefined, word);
+    this.holds.delete(vmId);
+    return decision ?? 'timeout';
+  }
+
+  private run(vmId: string, req: MigrateRequest, handOver: boolean): Promise<MigrateResult> {
+    // The end is known to the hold (continueHeld answers with it) before it is reached.
+    let endResolve!: (r: MigrateResult) => void;
+    const end = new Promise<MigrateResult>((r) => (endResolve = r));
+    void this.runSteps(vmId, req, handOver, end).then(endResolve, (e: unknown) => endResolve({ vmId, ok: false, status: 'failed', totalMs: 0, downtimeMs: null, stoppedAt: null, handOver: null, error: errText(e) }));
+    return end;
+  }
+
+  private async runSteps(vmId: string, req: MigrateRequest, handOver: boolean, finished: Promise<MigrateResult>): Promise<MigrateResult> {
     const { driver, clock, log, replication } = this.o;
     const t0 = clock.now();
     const deadline = t0 + req.timeoutMs;
@@ -163,6 +213,11 @@ export class LiveMigrator {
         hand = await replication.handOver(vmId, deadline);
         if (!hand.caughtUp) return await abandon('cancelled', 'the replication target did not hold every write at switchover: migration cancelled');
       }
+      if (req.holdAtSwitchover) {
+        const d = await this.hold(vmId, req, result(true, 'pre-switchover', null), finished);
+        if (d === 'abort') return await abandon('cancelled', 'cancelled at switchover by the caller');
+        if (d === 'timeout') return await abandon('cancelled', `not continued within ${req.holdTimeoutMs ?? DEFAULT_HOLD_MS} ms of the switchover hold`);
+      }
       await driver.migrateContinue(vmId);
       const end = await this.waitFor(vmId, seen, wake, FINAL, deadline);
       if (end === null) return await abandon('timeout', `not completed within ${req.timeoutMs} ms`);
@@ -205,15 +260,20 @@ export function parseMigrateRequest(body: unknown, vmId: string): MigrateRequest
   throw new ReplicationRequestInvalidError('migrate request', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), vmId);
 }
 
-const MIGRATE = /^\/v1\/vms\/([a-z0-9][a-z0-9-]{0,62})\/migrate$/;
+const MIGRATE = /^\/v1\/vms\/([a-z0-9][a-z0-9-]{0,62})\/migrate(\/continue)?$/;
 
-/** `POST /v1/vms/:id/migrate` over a {@link LiveMigrator}. */
+/** `POST /v1/vms/:id/migrate` and `/migrate/continue` over a {@link LiveMigrator}. */
 export function migrationRoutes(m: LiveMigrator): AgentRoutes {
   return async (method, path, req) => {
     const match = MIGRATE.exec(path);
     if (!match) return null;
     if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST');
     const id = match[1];
+    if (match[2]) {
+      const body = migrateContinueSchema.safeParse((await readJson(req)) ?? {});
+      if (!body.success) throw new ReplicationRequestInvalidError('migrate continue request', body.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), id);
+      return { status: 200, body: await m.continueHeld(id, body.data.abort) };
+    }
     return { status: 200, body: await m.migrate(id, parseMigrateRequest(await readJson(req), id)) };
   };
 }
