@@ -56,7 +56,10 @@ class FakeShadowAgents implements ShadowAgentApi {
     this.replications.set(vmId, r);
     return r;
   }
-  async getReplication(_a: AgentTarget, vmId: string) {
+  /** Hosts whose agent does not answer (its link down, its lease not expired yet). */
+  silent = new Set<string>();
+  async getReplication(a: AgentTarget, vmId: string) {
+    if (this.silent.has(a.name)) throw new Error(`agent ${a.name}: connect ETIMEDOUT`);
     return this.replications.get(vmId) ?? null;
   }
   async stopReplication(_a: AgentTarget, vmId: string) {
@@ -213,6 +216,17 @@ describe('ShadowReconciler', () => {
     await store.transaction((tx) =>
       tx.putFailover({ id: 'fo-1', vmId: 'vm1', state: 'running', reason: 'x', path: 'warm', fromHost: 'h1', fromInstance: 'vm1', shadowId: s.id, toHost: s.host, dataLossBoundSeconds: 0, startedAt: clock.now(), endedAt: null, steps: [], data: {} }),
     );
+    await rec.pass();
+    expect(agents.calls.slice(before).filter((c) => c.startsWith('replicate'))).toEqual([]);
+  });
+
+  it("a primary whose agent does not answer is not asked to replicate (the call would hang and hold up a failover)", async () => {
+    await rec.pass();
+    agents.ready('vm1');
+    await rec.pass();
+    agents.silent.add('h1');
+    const before = agents.calls.length;
+    clock.advance(2000);
     await rec.pass();
     expect(agents.calls.slice(before).filter((c) => c.startsWith('replicate'))).toEqual([]);
   });

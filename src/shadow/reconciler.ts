@@ -596,7 +596,9 @@ export class ShadowReconciler {
         void this.guarded(snap, row.vmId, () => this.provision(row, snap));
         continue;
       }
-      if (primary && shadow && isCurrent && (!replication || replication.shadowId !== row.id || !sameTarget(replication.target, shadow.target))) {
+      // Only on what the primary's agent said: one that did not answer (its host going down) is
+      // not asked to replicate (the call would hang until its timeout, and hold up a failover).
+      if (primary && shadow && isCurrent && replication !== undefined && (!replication || replication.shadowId !== row.id || !sameTarget(replication.target, shadow.target))) {
         await this.guarded(snap, row.vmId, async () => void (await this.replicate(row, primary, instance, shadow)));
       } else if (primary && shadow && isCurrent && replication && shadow.targetRestarts > (typeof row.status.targetRestarts === 'number' ? row.status.targetRestarts : 0)) {
         // The target process died and its agent restarted it: the primary's connection to it is
