@@ -37,6 +37,7 @@ import { agentApi, startQemuAgent } from './support/agent.js';
 import { untilWithin, whenHttpOk } from './support/poll.js';
 import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { startStandIn, type StandIn } from './support/stand-in.js';
+import { capturingLog } from './support/capture-log.js';
 import { killTargetDaemons } from './support/target-cleanup.js';
 
 const TOKEN = `promo-test-${process.pid}`;
@@ -44,9 +45,7 @@ const ADMIN = 'admin-token-of-the-promotion-test';
 const MiB = 1024 * 1024;
 const runDir = mkdtempSync(join(tmpdir(), 'upr-')); // short: socket paths must stay < 108 bytes
 const agents: Agent[] = [];
-const logged: { msg: string; fields: Record<string, unknown> }[] = [];
-const keep = (fields: object, msg: string) => void logged.push({ msg, fields: fields as Record<string, unknown> });
-const log = { debug: () => undefined, info: keep, warn: keep, error: keep };
+const { logged, log } = capturingLog();
 let standIn: StandIn | null = null;
 
 

@@ -25,6 +25,7 @@ import { agentApi, startQemuAgent } from './support/agent.js';
 import { whenHttpOk } from './support/poll.js';
 import { killRecordedQemus } from './support/qemu-cleanup.js';
 import { startStandIn, type StandIn } from './support/stand-in.js';
+import { capturingLog } from './support/capture-log.js';
 import { killTargetDaemons } from './support/target-cleanup.js';
 
 const run = promisify(execFile);
@@ -36,9 +37,7 @@ const LINE = 'written-before-replication';
 const runDir = mkdtempSync(join(tmpdir(), 'ush-')); // short: socket paths must stay < 108 bytes
 const agents: Agent[] = [];
 /** What the agents logged at info level and above (fields only: no secrets are logged). */
-const logged: { msg: string; fields: Record<string, unknown> }[] = [];
-const keep = (fields: object, msg: string) => void logged.push({ msg, fields: fields as Record<string, unknown> });
-const log = { debug: () => undefined, info: keep, warn: keep, error: keep };
+const { logged, log } = capturingLog();
 let standIn: StandIn | null = null;
 
 
