@@ -146,27 +146,31 @@ export class FailoverController {
       await this.drive(await this.start(d, vm));
     }
     // Read again: a failover of this pass moved its VM (the snapshot still names the old primary).
-    await this.reapplyTraffic(await this.snapshot());
+    await this.reapplyTraffic(await this.primaries());
+  }
+
+  /** The primaries and their failover history: what re-applying traffic needs (read every pass). */
+  private async primaries() {
+    return this.o.store.read((r) => {
+      const vms = r.listVms().filter((v) => v.role === 'primary');
+      return { vms, history: new Map(vms.map((v) => [v.id, historyOf(r.listFailovers({ vmId: v.id, limit: 100 }))])) };
+    });
   }
 
   private async snapshot() {
     const nowS = this.o.clock.now() / 1000;
     return this.o.store.read((r) => {
       const vms = r.listVms().filter((v) => v.role === 'primary');
+      const history = new Map(vms.map((v) => [v.id, historyOf(r.listFailovers({ vmId: v.id, limit: 100 }))]));
       return {
         vms,
         agents: r.listAgents(),
         shadows: r.listShadows(),
-        history: new Map(
-          vms.map((v) => [
-            v.id,
-            r.listFailovers({ vmId: v.id, limit: 100 }).map((f): FailoverHistoryItem => ({ startedAt: f.startedAt, endedAt: f.endedAt, state: f.state, switchedTraffic: f.steps.some((s) => s.name === 'traffic' && s.ok === true) })),
-          ]),
-        ),
+        history,
         samples: new Map(
           vms.map((v) => {
             // Samples of an earlier instance (before the last failover ended) say nothing of this one.
-            const since = Math.max(nowS - LOOKBACK_S, lastFailoverEnd(r.listFailovers({ vmId: v.id, limit: 20 })) / 1000);
+            const since = Math.max(nowS - LOOKBACK_S, lastFailoverEnd(history.get(v.id) ?? []) / 1000);
             const rows = r.querySamples({ vmId: v.id, from: since, limit: 50_000 });
             const by: Record<string, TimedValue[]> = {};
             for (const m of CRITERIA_SAMPLES) by[m] = [];
@@ -619,8 +623,13 @@ export function retireDetail(instance: string, host: string, timeoutS: number, o
   }
 }
 
+/** What the decisions read of a VM's failovers (newest first). */
+function historyOf(failovers: readonly FailoverRow[]): FailoverHistoryItem[] {
+  return failovers.map((f) => ({ startedAt: f.startedAt, endedAt: f.endedAt, state: f.state, switchedTraffic: f.steps.some((s) => s.name === 'traffic' && s.ok === true) }));
+}
+
 /** Epoch ms when the newest completed failover ended (0: none). */
-function lastFailoverEnd(failovers: readonly FailoverRow[]): number {
+function lastFailoverEnd(failovers: readonly FailoverHistoryItem[]): number {
   return Math.max(0, ...failovers.filter((f) => f.state === 'done').map((f) => f.endedAt ?? 0));
 }
 
