@@ -25,6 +25,13 @@
  * "standby" (appends answer 503). Threads: one per connection (a slow client blocks only
  * itself); appends are serialized by one mutex, so the sequence number of a line is assigned
  * after its fsync succeeded and is the line count at that moment.
+ *
+ * Journal checkpoints: every fsync'ed append is an ext4 journal transaction, and a shadow that
+ * mounts a crash-consistent copy of the disk (a warm promotion, a cold boot) replays every
+ * transaction since the journal's last checkpoint before it can serve: about 0.2 s more per 600
+ * appends under TCG. So once a second, when lines were appended, the primary checkpoints the
+ * journal (EXT4_IOC_CHECKPOINT: the journaled blocks are written home and the journal emptied),
+ * which bounds the replay to about a second of appends.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,6 +70,7 @@ static char token[256];
 /* The log: every field below is guarded by log_mu. */
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = -1;   /* -1 while standby */
+static atomic_long appended_unchecked; /* appends since the last journal checkpoint (see the header) */
 static off_t log_size;    /* bytes of complete, durable lines */
 static long log_seq;      /* number of complete, durable lines */
 
@@ -177,6 +185,7 @@ static long append_line(const char *line, size_t len) {
   } else {
     log_size += (off_t)len + 1;
     result = ++log_seq;
+    atomic_fetch_add(&appended_unchecked, 1);
   }
   pthread_mutex_unlock(&log_mu);
   free(rec);
@@ -591,6 +600,30 @@ static void *conn_main(void *arg) {
   return NULL;
 }
 
+#ifndef EXT4_IOC_CHECKPOINT
+#define EXT4_IOC_CHECKPOINT _IOW('f', 43, __u32)
+#endif
+#define CHECKPOINT_EVERY_NS 1000000000L
+
+static void *checkpoint_main(void *arg) {
+  (void)arg;
+  int warned = 0;
+  for (;;) {
+    struct timespec ts = {.tv_sec = CHECKPOINT_EVERY_NS / 1000000000L, .tv_nsec = CHECKPOINT_EVERY_NS % 1000000000L};
+    nanosleep(&ts, NULL);
+    if (atomic_exchange(&appended_unchecked, 0) == 0) continue;
+    /* Under the log lock: log_fd stays open, and no append waits behind a half-done flush. */
+    pthread_mutex_lock(&log_mu);
+    __u32 flags = 0;
+    if (log_fd >= 0 && ioctl(log_fd, EXT4_IOC_CHECKPOINT, &flags) != 0 && !warned) {
+      warned = 1; /* e.g. a file system other than ext4: appends are unaffected, promotions replay more */
+      say("umbra-lab: journal checkpoint: %s (not retried)", strerror(errno));
+    }
+    pthread_mutex_unlock(&log_mu);
+    if (warned) return NULL;
+  }
+}
+
 /* SIGTERM/SIGINT: take the log lock (no append is half done), fsync, exit. */
 static void *signal_main(void *arg) {
   sigset_t *set = arg;
@@ -623,6 +656,8 @@ static int serve(int port, int force_primary) {
   signal(SIGPIPE, SIG_IGN);
   pthread_t st;
   pthread_create(&st, NULL, signal_main, &set);
+  pthread_t ct;
+  pthread_create(&ct, NULL, checkpoint_main, NULL);
   read_token();
 
   pthread_mutex_lock(&log_mu);

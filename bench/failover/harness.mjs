@@ -16,7 +16,7 @@
  *          [--faults LIST] [--faults-warm LIST] [--faults-migrate LIST]
  *          [--criteria TEXT] [--hosts 3] [--interval 2s] [--period-ms 20] [--in-flight 64]
  *          [--quiet 12] [--recovery-timeout 45] [--max-failures 2] [--lab-per-run]
- *          [--out DIR] [--name failover] [--keep]
+ *          [--out DIR] [--name failover] [--keep] [--peer-rounds 5]
  *   --runs              rounds per flavor; each runs every fault of the flavor once (the issue asks for at least 5)
  *   --flavors           which shadow flavors, in this order (default warm,migrate): one lab each
  *   --faults            which faults, in this order within a round, for every flavor
@@ -32,7 +32,8 @@
  *   --max-failures      a (flavor, fault) that does not fail over this many times is given up
  *   --lab-per-run       a fresh lab for every run
  *   --out, --name       the results go to OUT/NAME.md and OUT/NAME.json (default bench/results/failover)
- *   --keep              keep the temporary folder (policies, copies of the labs' logs)
+ *   --keep              keep the temporary folder (policies, copies of the labs' logs, each run's client requests in trace-LAB-FAULT-ROUND.json)
+ *   --peer-rounds       with a migrate lab: live migrations of the same guest by QEMU alone (qemu-alone.mjs), after the labs; 0: none
  *
  * Before it starts, it estimates how long it will take from the pace per run of the previous
  * OUT/NAME.json (where it ran the same flavor and fault; plan.mjs guesses the others), logs it
@@ -55,6 +56,7 @@ import { labDown, labUp } from './lab.mjs';
 import { estimate, faultPlan, paceOf, parseFlavors } from './plan.mjs';
 import { BENCH_CRITERIA, benchPolicy } from './policy.mjs';
 import { renderReport, summarizeFault } from './report.mjs';
+import { qemuAlone } from './qemu-alone.mjs';
 import { LabSession } from './session.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -87,6 +89,7 @@ function options() {
       'lab-per-run': { type: 'boolean', default: false },
       name: { type: 'string', default: 'failover' },
       keep: { type: 'boolean', default: false },
+      'peer-rounds': { type: 'string', default: '5' },
     },
   });
   const int = (/** @type {string} */ name, /** @type {string} */ v, /** @type {number} */ min) => {
@@ -109,6 +112,7 @@ function options() {
     labPerRun: values['lab-per-run'],
     name: values.name,
     keep: values.keep,
+    peerRounds: int('peer-rounds', values['peer-rounds'], 0),
   };
 }
 
@@ -207,7 +211,7 @@ async function main() {
     const up = await labUp({ hosts: o.hosts, policy: join(tmp, `policy-${flavor}.yaml`), interval: o.interval }, { env, onStderr: (l) => log(`lab: ${l.replace(/^umbra lab: /, '')}`) });
     labs.push({ no: labNo, flavor, upS: (performance.now() - tu) / 1000 });
     traffic = up.traffic;
-    return LabSession.open(up, { env, lab: labNo, flavor, quietS: o.quietS, recoveryTimeoutS: o.recoveryTimeoutS, periodMs: o.periodMs, maxInFlight: o.maxInFlight, stoppedPids, linksDown, ip, log });
+    return LabSession.open(up, { env, lab: labNo, flavor, quietS: o.quietS, recoveryTimeoutS: o.recoveryTimeoutS, periodMs: o.periodMs, maxInFlight: o.maxInFlight, stoppedPids, linksDown, ip, log, traceDir: o.keep ? tmp : undefined });
   };
   /** Checks the lab's final log, notes its unexpected failovers, takes it down. @param {LabSession} s */
   const close = async (s) => {
@@ -261,6 +265,22 @@ async function main() {
     else rmSync(tmp, { recursive: true, force: true });
   }
 
+  // The peer of the live-migration rows, once the labs are down (nothing else of ours runs).
+  /** @type {import('./report.mjs').PeerResult | null} */
+  let peer = null;
+  if (o.peerRounds > 0 && o.plan.some((p) => p.flavor === 'migrate') && !aborted) {
+    const dir = mkdtempSync('/tmp/ubp-');
+    /** @type {import('./qemu-alone.mjs').PeerRound[]} */
+    const rounds = [];
+    try {
+      const r = await qemuAlone({ rounds: o.peerRounds, dir, log, onRound: (x) => rounds.push(x) });
+      peer = { accel: r.accel, rounds: r.rounds, error: null };
+    } catch (e) {
+      peer = { accel: 'tcg', rounds, error: e instanceof Error ? e.message : String(e) };
+      log(`QEMU alone stopped: ${peer.error}`);
+    }
+  }
+
   if (runs.length === 0) {
     log('nothing measured: no report written');
     process.exitCode = 1;
@@ -293,6 +313,7 @@ async function main() {
     unexpected,
     finalLog,
     aborted,
+    peer,
   };
   mkdirSync(o.out, { recursive: true });
   writeFileSync(join(o.out, `${o.name}.json`), `${JSON.stringify(result, null, 2)}\n`);

@@ -198,7 +198,68 @@ export function issueTargets(runs, plan, minRuns = 5) {
  * @property {{ lab: number, flavor: Flavor, id: string, state: string, reason: string, startedAt: number }[]} unexpected  failovers started with no fault injected
  * @property {{ acked: number, missing: number | null, sample: string[] }} finalLog  every record acknowledged in a lab against that lab's final log
  * @property {string | null} aborted  why the benchmark stopped early
+ * @property {PeerResult | null} [peer]  QEMU alone (qemu-alone.mjs), when it ran
  */
+
+/**
+ * @typedef {object} PeerResult
+ * @property {string} accel
+ * @property {import('./qemu-alone.mjs').PeerRound[]} rounds
+ * @property {string | null} error  why it stopped early (the rounds are what it measured before)
+ */
+
+/**
+ * The peer comparison's rows: QEMU alone (live migration, then the stop/cont control) beside
+ * Umbra's live migrations of the same run (the `migrate`-path runs of each fault).
+ * @param {PeerResult} peer
+ * @param {readonly RunResult[]} runs
+ * @returns {{ what: string, gap: Summary | null, stopped: Summary | null, firstGood: Summary | null }[]}
+ */
+export function peerRows(peer, runs) {
+  const of = (/** @type {'migration' | 'pause'} */ k, /** @type {'gapMs' | 'stoppedMs' | 'resumeToFirstGoodMs'} */ key) => summaryOf(peer.rounds.filter((x) => x.kind === k).map((x) => x[key]));
+  const umbra = [...new Set(runs.filter((x) => x.path === 'migrate' && x.outcome === 'failed-over').map((x) => x.fault))].map((fault) => ({
+    what: `Umbra, \`${fault}\` by live migration (through HAProxy)`,
+    gap: summaryOf(runs.filter((x) => x.path === 'migrate' && x.outcome === 'failed-over' && x.fault === fault).map((x) => x.gapMs)),
+    stopped: null,
+    firstGood: null,
+  }));
+  return [
+    { what: 'QEMU alone: live migration, ideal client', gap: of('migration', 'gapMs'), stopped: of('migration', 'stoppedMs'), firstGood: of('migration', 'resumeToFirstGoodMs') },
+    { what: 'QEMU alone: the same guest paused and resumed (stop/cont)', gap: of('pause', 'gapMs'), stopped: of('pause', 'stoppedMs'), firstGood: of('pause', 'resumeToFirstGoodMs') },
+    ...umbra,
+  ];
+}
+
+/** @param {PeerResult | null | undefined} peer @param {readonly RunResult[]} runs */
+function peerSection(peer, runs) {
+  if (!peer) return '';
+  const rows = peerRows(peer, runs)
+    .map((x) => `| ${x.what} | ${fmtMedMax(x.gap)} | ${fmtMedMax(x.stopped)} | ${fmtMedMax(x.firstGood)} |`)
+    .join('\n');
+  return `
+## 2b. Peer: QEMU alone
+
+The live-migration target measured against QEMU itself, in the same run: the lab's guest, QEMU
+and accelerator (${peer.accel}; the VM spec an agent gives a 1-vCPU, 128 MiB lab VM), two QEMU
+processes on this host sharing the disk file, migrated by QEMU alone (\`migrate\`, its default
+downtime limit; the destination resumed by \`cont\` on its migration-completed event) with no
+controller, agent, HAProxy or disk replication, and an **ideal client** appending straight to the
+guest every 20 ms that moves to the destination the moment the source's STOP event arrives. Then
+the control: the same running guest paused (\`stop\`) and resumed (\`cont\`) for as long as that
+migration kept it stopped. "Stopped": source STOP → destination RESUME (the pause: stop → cont);
+"first good": RESUME (cont) → the first good answer.${peer.error ? ` **The peer stopped early**: ${peer.error}.` : ''}
+
+| What | Client-visible gap | Stopped | Resume → first good answer |
+|---|---|---|---|
+${rows}
+
+What a migration adds to a pause of the same length is the destination's first moments: under TCG a
+fresh QEMU process has an empty translation cache and translates the guest's kernel and service
+code again before it answers, where a paused and resumed process answers at once. That cost is
+the accelerator's, not the orchestration's: no orchestration of this QEMU can bring a live
+migration's client-visible gap under the QEMU-alone figure.
+`;
+}
 
 /**
  * @param {number | null | undefined} x
@@ -422,7 +483,7 @@ ${rows}
 
 The old primary's QEMU process ${alive.length ? `**was still there after ${alive.length} of ${done.length} failovers** (${alive.map((x) => `${name(x)} round ${x.round}`).join(', ')}; the benchmark killed it)` : `was gone after every failover (${done.length}), checked by pid`} (within 3 s of the check; for \`lost-host\` within 60 s${lostHostGone ? `: gone by ${f(lostHostGone.median / 1000, 1)} s median after the failover, max ${f(lostHostGone.max / 1000, 1)} s` : ''}).
 Acknowledged records lost over all runs: **${totalLost}**${fl.missing === null ? '' : `; every record acknowledged in a lab checked against that lab's final log: **${fl.missing}** of ${fl.acked} missing${fl.sample.length ? ` (e.g. ${fl.sample.join(', ')})` : ''}`}.
-
+${peerSection(r.peer, r.runs)}
 ## 3. Where the time goes
 
 Detection: fault → the failover record's start (agent sampling, the server's view of the VM, the

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { faultPlan } from './plan.mjs';
 import { BENCH_CRITERIA, benchPolicy } from './policy.mjs';
-import { fmtMedMax, issueTargets, placeAfterRun, policyDiff, renderReport, summarizeFault, summaryOf, targetCell } from './report.mjs';
+import { fmtMedMax, issueTargets, peerRows, placeAfterRun, policyDiff, renderReport, summarizeFault, summaryOf, targetCell } from './report.mjs';
 
 /**
  * A run that failed over (fields not given: a plausible warm failover).
@@ -222,6 +222,7 @@ test('renderReport: both flavors side by side, the issue targets, per-run lines,
   assert.match(md, /- warm: fo-x \(done\), 3\.5 s after the fault of `5xx` round 2: http_error_rate > 50% for 3s/);
   assert.match(md, /\*\*0\*\* of 700 missing/);
   assert.doesNotMatch(md, /stopped early/);
+  assert.doesNotMatch(md, /Peer: QEMU alone/); // none ran
   for (const h of ['## 1. Issue 5\'s targets', '## 2. Per flavor and fault', '## 3. Where the time goes', '## 4. Runs', '## 5. What did not fail over']) assert.ok(md.includes(h), h);
 });
 
@@ -261,4 +262,47 @@ test('placeAfterRun: the last run of the same lab before it', () => {
   assert.equal(placeAfterRun({ lab: 1, startedAt: 8000 }, runs), '5.0 s after the failover of `kill` round 1 ended');
   assert.equal(placeAfterRun({ lab: 1, startedAt: 40_000 }, runs), '20.0 s after the fault of `hang` round 1');
   assert.equal(placeAfterRun({ lab: 2, startedAt: 500 }, runs), 'before the first run');
+});
+
+test('peerRows and the peer section: QEMU alone (migration, stop/cont) beside Umbra\'s live migrations', () => {
+  const peer = {
+    accel: 'tcg',
+    error: null,
+    rounds: [
+      { kind: /** @type {const} */ ('migration'), gapMs: 300, stoppedMs: 90, resumeToFirstGoodMs: 200, acked: 140 },
+      { kind: /** @type {const} */ ('pause'), gapMs: 110, stoppedMs: 90, resumeToFirstGoodMs: 12, acked: 120 },
+      { kind: /** @type {const} */ ('migration'), gapMs: 260, stoppedMs: 80, resumeToFirstGoodMs: 170, acked: 150 },
+      { kind: /** @type {const} */ ('pause'), gapMs: 100, stoppedMs: 80, resumeToFirstGoodMs: 9, acked: 121 },
+    ],
+  };
+  const runs = [
+    run({ flavor: 'migrate', fault: 'planned', path: 'migrate', gapMs: 320 }),
+    run({ flavor: 'migrate', fault: 'planned', path: 'migrate', gapMs: 280, round: 2 }),
+    run({ flavor: 'migrate', fault: 'kill', path: 'cold', gapMs: 4000 }),
+    run({ flavor: 'migrate', fault: 'cpu', path: 'migrate', outcome: 'not-failed-over', gapMs: null }),
+  ];
+  const rows = peerRows(peer, runs);
+  assert.deepEqual(rows.map((r) => r.what), ['QEMU alone: live migration, ideal client', 'QEMU alone: the same guest paused and resumed (stop/cont)', 'Umbra, `planned` by live migration (through HAProxy)']);
+  assert.equal(rows[0].gap?.median, 280);
+  assert.equal(rows[0].firstGood?.max, 200);
+  assert.equal(rows[1].firstGood?.median, 10.5);
+  assert.equal(rows[2].gap?.n, 2); // the cold boot and the run that did not fail over are not live migrations
+  const plan = faultPlan(['migrate'], { migrate: 'kill,planned' });
+  const md = renderReport({
+    machine,
+    totalS: 100,
+    config: config({ runs: 2, plan }),
+    lab: { labs: [{ no: 1, flavor: 'migrate', upS: 10 }], traffic: null },
+    runs,
+    faults: plan.flatMap((p) => p.faults.map((f) => summarizeFault(p.flavor, f, runs, false))),
+    unexpected: [],
+    finalLog: { acked: 0, missing: 0, sample: [] },
+    aborted: null,
+    peer: { ...peer, error: 'migration 3: the destination did not resume within 60 s' },
+  });
+  assert.match(md, /## 2b\. Peer: QEMU alone/);
+  assert.match(md, /\| QEMU alone: live migration, ideal client \| \*\*280 ms\*\* \(max 300, n=2\) \| \*\*85 ms\*\* \(max 90, n=2\) \| \*\*185 ms\*\* \(max 200, n=2\) \|/);
+  assert.match(md, /\| Umbra, `planned` by live migration \(through HAProxy\) \| \*\*300 ms\*\* \(max 320, n=2\) \| — \| — \|/);
+  assert.match(md, /\*\*The peer stopped early\*\*: migration 3: the destination did not resume within 60 s\./);
+  assert.ok(md.indexOf('## 2b.') < md.indexOf('## 3. Where the time goes'));
 });

@@ -5,6 +5,8 @@
  * not fail over, and the final check of every acknowledged record. The harness opens one
  * session per lab (one shadow flavor per lab).
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { countFailures, epochMs, startAppender } from './client.mjs';
@@ -52,6 +54,7 @@ const READY_TIMEOUT_MS = 240_000;
  * @property {Set<string>} linksDown     host links this benchmark set down (set up again on exit)
  * @property {import('./faults.mjs').IpRunner} [ip]  runs `ip` (default: the real one)
  * @property {(msg: string) => void} log
+ * @property {string} [traceDir]         each run's client requests go to TRACEDIR/trace-LAB-FAULT-ROUND.json
  */
 
 /**
@@ -83,6 +86,24 @@ export async function until(what, fn, timeoutMs, intervalMs = 500) {
 const msg = (e) => (e instanceof Error ? e.message : String(e));
 
 /** See the module comment. */
+/**
+ * A run's client requests (ms from the fault: sent, answered, what) and its failover's steps,
+ * for reading a timeline after the fact.
+ * @param {string} file
+ * @param {number} faultAt
+ * @param {FailoverRecord | null} fo
+ * @param {{ acks: { line: string, sentAt: number, at: number }[], failures: { sentAt: number, at: number, what: string }[] }} client
+ */
+function writeTrace(file, faultAt, fo, client) {
+  const rel = (/** @type {number} */ t) => Math.round((t - faultAt) * 10) / 10;
+  const requests = [
+    ...client.acks.map((a) => ({ sent: rel(a.sentAt), at: rel(a.at), what: 'ok' })),
+    ...client.failures.map((f) => ({ sent: rel(f.sentAt), at: rel(f.at), what: f.what })),
+  ].sort((a, b) => a.sent - b.sent);
+  const steps = (fo?.steps ?? []).map((s) => ({ name: s.name, started: rel(s.startedAt), ended: s.endedAt === null ? null : rel(s.endedAt), ok: s.ok }));
+  writeFileSync(file, `${JSON.stringify({ faultAt, failover: fo?.id ?? null, steps, requests }, null, 1)}\n`);
+}
+
 export class LabSession {
   /** Failovers the runs (and recoveries) caused; any other one started with no fault injected. */
   ours = new Set();
@@ -322,6 +343,7 @@ export class LabSession {
       // reported as unread
     }
 
+    if (o.traceDir) writeTrace(join(o.traceDir, `trace-${o.lab}-${fault}-${round}.json`), inj.at, fo, client);
     const out = fo && outcome === 'failed-over' ? outage(client.acks.map((a) => a.at), inj.at, fo.endedAt) : null;
     const phases = fo ? failoverPhases(fo, inj.at) : null;
     return {
