@@ -25,7 +25,8 @@ async function setup(failures: number) {
   const clock = new ManualClock(1_000_000);
   const store = openSqliteStore({ path: ':memory:', now: 0 });
   const agents = new ScriptedAgents(failures);
-  const r = new Reconciler({ store, clock, agents, log: silentLogger, image: async () => ({ kernel: '/k', initrd: '/i' }), backoffBaseMs: 5000, backoffMaxMs: 20_000 });
+  const stateChanges: string[][] = [];
+  const r = new Reconciler({ store, clock, agents, log: silentLogger, image: async () => ({ kernel: '/k', initrd: '/i' }), backoffBaseMs: 5000, backoffMaxMs: 20_000, onStateChange: (ids) => stateChanges.push(ids) });
   const renew = () =>
     store.transaction((tx) =>
       tx.putAgent(
@@ -44,7 +45,7 @@ async function setup(failures: number) {
     }),
   );
   const state = async () => (await store.read((x) => x.getVm('vm-1')))!.status;
-  return { clock, store, agents, r, state, renew };
+  return { clock, store, agents, r, state, renew, stateChanges };
 }
 
 describe('Reconciler', () => {
@@ -89,6 +90,19 @@ describe('Reconciler', () => {
     await r.pass();
     expect(agents.calls).toHaveLength(0);
     expect((await state()).state).toBe('host_lost');
+    await store.close();
+  });
+
+  it('tells onStateChange which VMs changed state, and only then', async () => {
+    const { r, store, clock, renew, stateChanges } = await setup(0);
+    await r.pass(); // pending → running (the ensure's reply), seen by the rebuild after it
+    expect(stateChanges).toEqual([['vm-1']]);
+    await renew();
+    await r.pass(); // same state: nothing
+    expect(stateChanges).toHaveLength(1);
+    clock.advance(60_000); // the host's lease runs out: running → host_lost
+    await r.rebuild();
+    expect(stateChanges).toEqual([['vm-1'], ['vm-1']]);
     await store.close();
   });
 

@@ -44,6 +44,11 @@ export interface ReconcilerOptions {
   backoffMaxMs?: number;
   /** How long a VM no record claims may run before it is removed (default 15 s). */
   orphanGraceMs?: number;
+  /**
+   * Called after a rebuild in which VMs changed state (running → crashed, host lost...), with
+   * their ids: the failover controller looks at once instead of at its next tick.
+   */
+  onStateChange?: (vmIds: string[]) => void;
 }
 
 /** What one rebuild found. */
@@ -125,6 +130,7 @@ export class Reconciler {
   /** Rebuilds every VM's status from observation, in one transaction. */
   async rebuild(): Promise<RebuildReport> {
     const transitions: [string, boolean][] = [];
+    const stateChanged: string[] = [];
     const report = await this.o.store.transaction((tx) => {
       const now = this.o.clock.now();
       const agents = new Map(tx.listAgents().map((a) => [a.name, a]));
@@ -145,6 +151,7 @@ export class Reconciler {
           tx.setVmStatus(vm.id, status);
           changed++;
           if (status.state !== vm.status.state) {
+            stateChanged.push(vm.id);
             tx.appendEvent({ t: now, kind: 'vm.state', vmId: vm.id, data: { from: vm.status.state, to: status.state, host: status.host } });
           }
         }
@@ -158,6 +165,7 @@ export class Reconciler {
       if (this.aliveBefore.get(name) === true && !alive) this.o.log.warn({ host: name }, 'agent lease expired: host lost');
       this.aliveBefore.set(name, alive);
     }
+    if (stateChanged.length) this.o.onStateChange?.(stateChanged);
     return report;
   }
 

@@ -125,7 +125,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const startedAt = clock.now();
   const controller = new AbortController();
 
-  const reconciler = new Reconciler({ store, clock, agents, image: o.image, log });
+  // A VM that changed state (crashed, its host lost) is judged by the failover controller at once.
+  const reconciler = new Reconciler({ store, clock, agents, image: o.image, log, onStateChange: () => shadowLoops.failover?.kick() });
   const profiler = new Profiler({ store, clock, log, settings: { ...DEFAULT_PROFILER, ...o.profiler } });
   let url = '';
   const config = o.config;
