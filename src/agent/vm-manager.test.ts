@@ -3,6 +3,7 @@ import { isHypervisorError, VmStartFailedError } from '../hypervisor/errors.js';
 import { classifyExit, HUNG_AFTER_MS } from './vm-manager.js';
 import { simManager, simWorld, tempRunDir, vmSpec } from './test-helpers.js';
 import type { PortPicker } from './ports.js';
+import { RecordStore } from './records.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((f) => f()));
@@ -119,6 +120,15 @@ describe('VmManager on a simulated host', () => {
     expect(vm.state).toBe('defined');
     expect(vm.lastError?.code).toBe('VM_START_FAILED');
     expect(vm.lastError?.stderrTail).toContain("could not load kernel '/no/such/vmlinux'");
+  });
+
+  it('the exit event of a process that failed to start does not turn its start failure into a crash', async () => {
+    const { manager, host, dir } = setup();
+    await manager.ensure(vmSpec('bad', { kernel: '/no/such/vmlinux' })).catch(() => undefined);
+    // QEMU's EXITED for that process may arrive after the start already failed (the sim's does not).
+    host.events.publish({ vmId: 'bad', type: 'EXITED', atMs: Date.now(), data: { pid: 4242, reason: 'exit code 1' } });
+    expect(new RecordStore(dir).get('bad')?.lastExit).toMatchObject({ state: 'exited', reason: 'start-failed' });
+    expect((await manager.observe('bad')).lastError?.code).toBe('VM_START_FAILED');
   });
 
   it('moves to another port when the picked one was taken before QEMU bound it', async () => {

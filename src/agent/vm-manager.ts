@@ -395,6 +395,12 @@ export class VmManager {
     const pid = typeof ev.data.pid === 'number' ? ev.data.pid : null;
     const reason = typeof ev.data.reason === 'string' ? ev.data.reason : 'unknown';
     const rec = this.o.records.get(ev.vmId);
+    // The exit of a process whose start already failed (QEMU's event may come after the start's
+    // error): the start failure stands (a successful start clears it).
+    if (rec?.lastExit?.reason === 'start-failed') {
+      this.o.log.info({ vmId: ev.vmId, pid, reason }, 'VM process that failed to start ended');
+      return;
+    }
     const planned = rec !== undefined && pid !== null && rec.expectExitPid === pid;
     const state = classifyExit(reason, planned);
     this.o.records.update(ev.vmId, (r) => {
