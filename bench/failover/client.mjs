@@ -38,11 +38,12 @@ export const epochMs = () => performance.timeOrigin + performance.now();
 
 /**
  * Starts appending to `${url}/append`; `stop()` stops starting requests and waits for the
- * outstanding ones.
- * @param {string} url
+ * outstanding ones. `url` may be a function: read as each request starts (a client that moves).
+ * @param {string | (() => string)} url
  * @param {AppenderOptions} o
  */
 export function startAppender(url, o) {
+  const base = typeof url === 'function' ? url : () => url;
   const periodMs = o.periodMs ?? 20;
   const maxInFlight = o.maxInFlight ?? 4;
   const timeoutMs = o.timeoutMs ?? 10_000;
@@ -59,7 +60,7 @@ export function startAppender(url, o) {
   const send = async (line) => {
     const sentAt = epochMs();
     try {
-      const r = await fetch(`${url}/append`, { method: 'POST', body: line, signal: AbortSignal.timeout(timeoutMs) });
+      const r = await fetch(`${base()}/append`, { method: 'POST', body: line, signal: AbortSignal.timeout(timeoutMs) });
       await r.arrayBuffer();
       if (r.status === 200) acks.push({ line, sentAt, at: epochMs() });
       else failures.push({ sentAt, at: epochMs(), what: `HTTP ${r.status}` });

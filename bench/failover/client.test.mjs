@@ -73,3 +73,21 @@ test('a hung server does not stop the client: requests fail or time out, the oth
 test('countFailures groups by kind', () => {
   assert.deepEqual(countFailures([{ sentAt: 0, at: 1, what: 'HTTP 503' }, { sentAt: 0, at: 1, what: 'HTTP 503' }, { sentAt: 0, at: 1, what: 'ECONNRESET' }]), { 'HTTP 503': 2, ECONNRESET: 1 });
 });
+
+test('a url function is read as each request starts: the client moves', async () => {
+  const a = await standIn();
+  const b = await standIn();
+  try {
+    let target = a.url;
+    const c = startAppender(() => target, { tag: 'm', periodMs: 5, maxInFlight: 2 });
+    await sleep(100);
+    target = b.url;
+    await sleep(100);
+    await c.stop();
+    assert.ok(a.lines.length > 0 && b.lines.length > 0, `a ${a.lines.length}, b ${b.lines.length}`);
+    assert.equal(a.lines.length + b.lines.length, c.acks.length);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

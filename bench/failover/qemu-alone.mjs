@@ -15,10 +15,10 @@
  * again before the first answer).
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { epochMs } from './client.mjs';
+import { freePort } from '../common/net.mjs';
+import { epochMs, startAppender } from './client.mjs';
 import { outage } from './measure.mjs';
 
 const DIST = new URL('../../dist/', import.meta.url);
@@ -31,53 +31,6 @@ const DIST = new URL('../../dist/', import.meta.url);
  * @property {number | null} resumeToFirstGoodMs   RESUME (cont) → first good answer
  * @property {number} acked
  */
-
-/** A free TCP port on 127.0.0.1 (closed again: QEMU binds it right after). */
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', () => r(undefined)));
-  const a = s.address();
-  await new Promise((r) => s.close(() => r(undefined)));
-  if (!a || typeof a === 'string') throw new Error('no free port');
-  return a.port;
-}
-
-/**
- * Appends `tag-N` every `periodMs` (open loop, at most `maxInFlight` outstanding) to whatever
- * `target()` returns at the time each request starts.
- * @param {() => string} target
- * @param {string} tag
- */
-function idealClient(target, tag, periodMs = 20, maxInFlight = 64) {
-  /** @type {number[]} */
-  const goodAt = [];
-  let n = 0;
-  let stopped = false;
-  const inFlight = new Set();
-  const loop = (async () => {
-    while (!stopped) {
-      if (inFlight.size < maxInFlight) {
-        const p = fetch(`${target()}/append`, { method: 'POST', body: `${tag}-${n++}`, signal: AbortSignal.timeout(5000) })
-          .then(async (r) => {
-            await r.arrayBuffer();
-            if (r.status === 200) goodAt.push(epochMs());
-          })
-          .catch(() => undefined);
-        inFlight.add(p);
-        void p.finally(() => inFlight.delete(p));
-      }
-      await sleep(periodMs);
-    }
-  })();
-  return {
-    goodAt,
-    stop: async () => {
-      stopped = true;
-      await loop;
-      await Promise.all([...inFlight]);
-    },
-  };
-}
 
 /**
  * Runs `rounds` migrations (each followed by a pause of the new source) and returns them.
@@ -138,7 +91,7 @@ export async function qemuAlone(o) {
           driver.cont(dst.id).catch((/** @type {unknown} */ e) => o.log(`QEMU alone: cont of the destination failed: ${e instanceof Error ? e.message : String(e)}`));
         }
       });
-      const client = idealClient(() => target, `peer${i}`);
+      const client = startAppender(() => target, { tag: `peer${i}`, maxInFlight: 64, timeoutMs: 5000 });
       await sleep(1000);
       await driver.migrate(src.id, `tcp:127.0.0.1:${mport}`);
       const until = performance.now() + 60_000;
@@ -150,7 +103,7 @@ export async function qemuAlone(o) {
       await sleep(1500);
       await client.stop();
       off();
-      rounds.push(measured('migration', client.goodAt, stopAt, resumeAt));
+      rounds.push(measured('migration', client.acks.map((a) => a.at), stopAt, resumeAt));
       o.onRound?.(/** @type {PeerRound} */ (rounds.at(-1)));
       o.log(`QEMU alone, migration ${i + 1}: ${fmt(rounds.at(-1))}`);
       await driver.kill(src.id).catch(() => undefined);
@@ -160,7 +113,7 @@ export async function qemuAlone(o) {
       // The control: the new source paused for as long as the migration kept the guest stopped.
       await sleep(1000);
       const pauseMs = Math.max(50, Math.round(rounds.at(-1)?.stoppedMs ?? 100));
-      const c2 = idealClient(() => src.url, `pause${i}`);
+      const c2 = startAppender(src.url, { tag: `pause${i}`, maxInFlight: 64, timeoutMs: 5000 });
       await sleep(1000);
       const t0 = epochMs();
       await driver.stop(src.id);
@@ -169,7 +122,7 @@ export async function qemuAlone(o) {
       await driver.cont(src.id);
       await sleep(1500);
       await c2.stop();
-      rounds.push(measured('pause', c2.goodAt, t0, contAt));
+      rounds.push(measured('pause', c2.acks.map((a) => a.at), t0, contAt));
       o.onRound?.(/** @type {PeerRound} */ (rounds.at(-1)));
       o.log(`QEMU alone, stop/cont ${i + 1}: ${fmt(rounds.at(-1))}`);
     }

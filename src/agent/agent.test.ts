@@ -113,6 +113,17 @@ describe('Agent API (simulated host)', () => {
     expect((await call(agent, 'GET', '/v1/vms')).body.vms).toEqual([]);
   });
 
+  it('migrate/continue: an invalid body names its field; with no migration held it is 409', async () => {
+    const { world, clock, server, dir } = setup();
+    const { agent } = await startAgent(world, dir, clock, server);
+    await call(agent, 'PUT', '/v1/vms/vm1', spec);
+    const bad = await call(agent, 'POST', '/v1/vms/vm1/migrate/continue', { abort: 'yes' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.context.issues.map((i: { path: string }) => i.path)).toEqual(['abort']);
+    expect(await call(agent, 'POST', '/v1/vms/vm1/migrate/continue', {})).toMatchObject({ status: 409, body: { error: { code: 'VM_INVALID_STATE' } } });
+    expect((await call(agent, 'GET', '/v1/vms/vm1/migrate/continue')).status).toBe(405);
+  });
+
   it('a VM that fails to start answers 502 with QEMU\'s stderr tail, and shows it in lastError', async () => {
     const { world, clock, server, dir } = setup();
     const { agent } = await startAgent(world, dir, clock, server);

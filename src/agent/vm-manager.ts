@@ -29,8 +29,6 @@ import { retireProcess, type RetireOptions, type RetireOutcome } from './retire.
 export type VmOp = 'start' | 'stop' | 'cont' | 'kill' | 'powerdown';
 export const VM_OPS: readonly VmOp[] = ['start', 'stop', 'cont', 'kill', 'powerdown'];
 
-/** Driver states in which a process exists. */
-
 /** A VM whose hypervisor has not answered for this long is reported `unknown` (the failover criteria's `hung`). */
 export const HUNG_AFTER_MS = 5000;
 

@@ -19,7 +19,7 @@ import type { Clock } from '../core/clock.js';
 import { isUmbraError } from '../core/errors.js';
 import { resolvePolicy } from '../config/resolve.js';
 import type { UmbraConfig } from '../config/schema.js';
-import type { AgentRow, FailoverRow, ShadowRow, Store, StoreTx, VmRow } from '../store/store.js';
+import type { AgentRow, FailoverRow, ShadowRow, Store, StoreReader, StoreTx, VmRow } from '../store/store.js';
 import type { ServerCounters, TrafficSwitch } from '../traffic/switch.js';
 import { errorRateBetween } from '../traffic/stats.js';
 import { raiseAlert, resolveAlert } from '../shadow/alerts.js';
@@ -151,17 +151,13 @@ export class FailoverController {
 
   /** The primaries and their failover history: what re-applying traffic needs (read every pass). */
   private async primaries() {
-    return this.o.store.read((r) => {
-      const vms = r.listVms().filter((v) => v.role === 'primary');
-      return { vms, history: new Map(vms.map((v) => [v.id, historyOf(r.listFailovers({ vmId: v.id, limit: 100 }))])) };
-    });
+    return this.o.store.read(primariesOf);
   }
 
   private async snapshot() {
     const nowS = this.o.clock.now() / 1000;
     return this.o.store.read((r) => {
-      const vms = r.listVms().filter((v) => v.role === 'primary');
-      const history = new Map(vms.map((v) => [v.id, historyOf(r.listFailovers({ vmId: v.id, limit: 100 }))]));
+      const { vms, history } = primariesOf(r);
       return {
         vms,
         agents: r.listAgents(),
@@ -439,8 +435,9 @@ export class FailoverController {
           return { detail: `${got.vcpus} vCPU, ${got.memoryMiB} MiB`, data: { size: got } };
         } catch (e) {
           // Best effort: the new primary serves at the size it has; a failed hot-add must not stop the failover.
-          this.o.log.warn({ vmId: r.vmId, failoverId: r.id, err: e instanceof Error ? e.message : String(e) }, 'hot-add after the promotion failed: the VM runs at its size');
-          return { detail: `not resized (${e instanceof Error ? e.message : String(e)}): runs at its size`, data: { resizeError: e instanceof Error ? e.message : String(e) } };
+          const err = e instanceof Error ? e.message : String(e);
+          this.o.log.warn({ vmId: r.vmId, failoverId: r.id, err }, 'hot-add after the promotion failed: the VM runs at its size');
+          return { detail: `not resized (${err}): runs at its size`, data: { resizeError: err } };
         }
       }
       case 'health': {
@@ -458,10 +455,9 @@ export class FailoverController {
         if (!this.o.traffic) return { detail: 'no traffic switch configured' };
         const endpoint = await this.endpointOf(r);
         if (!endpoint) throw new Error('the new primary reports no service endpoint');
-        const u = new URL(endpoint);
         // Just passed its health step: HAProxy need not wait for its own check to send traffic.
-        await this.o.traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true });
-        return { detail: `${r.vmId} → ${u.host} (${this.o.traffic.name})` };
+        await routeTo(this.o.traffic, r.vmId, endpoint);
+        return { detail: `${r.vmId} → ${new URL(endpoint).host} (${this.o.traffic.name})` };
       }
       case 'adopt': {
         const now = this.o.clock.now();
@@ -512,16 +508,14 @@ export class FailoverController {
     const atSwitchover =
       traffic && dest
         ? async () => {
-            const u = new URL(dest);
-            await traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true });
+            await routeTo(traffic, r.vmId, dest);
             switchedAt = this.o.clock.now();
           }
         : undefined;
     const m = await this.o.agents.migrate(from, r.fromInstance, to, r.shadowId, { atSwitchover });
     if (!m.ok) {
       if (switchedAt !== null && !m.completed && back && traffic) {
-        const u = new URL(back);
-        await traffic.ensure(r.vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true }).catch((e: unknown) => this.o.log.error({ vmId: r.vmId, err: e instanceof Error ? e.message : String(e) }, 'sending the clients back to the source after a failed live migration failed'));
+        await routeTo(traffic, r.vmId, back).catch((e: unknown) => this.o.log.error({ vmId: r.vmId, err: e instanceof Error ? e.message : String(e) }, 'sending the clients back to the source after a failed live migration failed'));
       }
       throw new Error(`live migration failed: ${m.error ?? 'unknown'}`);
     }
@@ -621,6 +615,18 @@ export function retireDetail(instance: string, host: string, timeoutS: number, o
     case 'gone':
       return `${instance} already gone on ${host}${out.reason ? ` (${out.reason})` : ''}: removed`;
   }
+}
+
+/** Sends `vmId`'s clients to the service at `endpoint` (a URL) now, without waiting for the switch's own health check. */
+function routeTo(traffic: TrafficSwitch, vmId: string, endpoint: string): Promise<unknown> {
+  const u = new URL(endpoint);
+  return traffic.ensure(vmId, { host: u.hostname, port: Number(u.port) }, { assumeHealthy: true });
+}
+
+/** The primaries and each one's failover history, in one read. */
+function primariesOf(r: StoreReader): { vms: VmRow[]; history: Map<string, FailoverHistoryItem[]> } {
+  const vms = r.listVms().filter((v) => v.role === 'primary');
+  return { vms, history: new Map(vms.map((v) => [v.id, historyOf(r.listFailovers({ vmId: v.id, limit: 100 }))])) };
 }
 
 /** What the decisions read of a VM's failovers (newest first). */

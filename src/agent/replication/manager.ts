@@ -73,8 +73,6 @@ import { join } from 'node:path';
 /** The hold of a replication handed over to a live migration. */
 export const HANDED_OVER = 'handed over to a live migration';
 
-/** Driver states in which a process exists (jobs can run). */
-
 const JOB_EVENTS = ['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'BLOCK_JOB_ERROR', 'EXITED'];
 
 /** Options of {@link ReplicationManager}. */

@@ -14,6 +14,7 @@
  * hand-over did not catch up is cancelled: the source runs on (QEMU resumes it) and its
  * replication is released (a new full copy).
  */
+import type { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import { UmbraError } from '../../core/errors.js';
 import { migrateContinueSchema, migrateRequestSchema, type MigrateRequest, type MigrateResult } from '../../api/shadow-protocol.js';
@@ -255,9 +256,14 @@ export class LiveMigrator {
 
 /** The body as a MigrateRequest (defaults filled); every invalid field listed. */
 export function parseMigrateRequest(body: unknown, vmId: string): MigrateRequest {
-  const r = migrateRequestSchema.safeParse(body ?? {});
+  return parseRequest(migrateRequestSchema, body, 'migrate request', vmId);
+}
+
+/** `body` (absent: `{}`) through `schema`; a {@link ReplicationRequestInvalidError} listing every invalid field. */
+function parseRequest<T extends z.ZodTypeAny>(schema: T, body: unknown, what: string, vmId: string): z.output<T> {
+  const r = schema.safeParse(body ?? {});
   if (r.success) return r.data;
-  throw new ReplicationRequestInvalidError('migrate request', r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), vmId);
+  throw new ReplicationRequestInvalidError(what, r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), vmId);
 }
 
 const MIGRATE = /^\/v1\/vms\/([a-z0-9][a-z0-9-]{0,62})\/migrate(\/continue)?$/;
@@ -270,9 +276,8 @@ export function migrationRoutes(m: LiveMigrator): AgentRoutes {
     if (method !== 'POST') throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'POST');
     const id = match[1];
     if (match[2]) {
-      const body = migrateContinueSchema.safeParse((await readJson(req)) ?? {});
-      if (!body.success) throw new ReplicationRequestInvalidError('migrate continue request', body.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })), id);
-      return { status: 200, body: await m.continueHeld(id, body.data.abort) };
+      const body = parseRequest(migrateContinueSchema, await readJson(req), 'migrate continue request', id);
+      return { status: 200, body: await m.continueHeld(id, body.abort) };
     }
     return { status: 200, body: await m.migrate(id, parseMigrateRequest(await readJson(req), id)) };
   };

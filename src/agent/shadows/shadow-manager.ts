@@ -49,8 +49,6 @@ import { ShadowRecordStore, type ShadowRecord } from './records.js';
 import { fetchGet, httpCheck, runTask, waitReady, type HttpGet } from './rehearse.js';
 import { rehearsalPitName, rehearsalVmId, sameShadowSpec, targetStateOf, toPromotedVmSpec, toRehearsalVmSpec, toShadowVmSpec, toTargetSpec, type ShadowPlacement } from './shadow-spec.js';
 
-/** Driver states in which a VM process exists. */
-
 /** The guest device of the shadow's data disk (the export, attached first). */
 const DATA_DEVICE = 'vda';
 
