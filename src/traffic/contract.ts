@@ -16,10 +16,10 @@ export type TrafficContractCase =
   | 'switch moves one service only'
   | 'a route changed behind its back heals'
   | 'disable stops traffic and ensure restores it'
-  | 'unknown service is NOT_FOUND'
+  | 'unknown service is NOT_FOUND, or routed where any name routes'
   | 'invalid requests are refused before anything is sent'
   | 'concurrent ensures of different services'
-  | 'stats count per service';
+  | 'stats count per service, or there are none as declared';
 
 /** What an implementation brings to each case. */
 export interface TrafficContractFixture {
@@ -32,6 +32,10 @@ export interface TrafficContractFixture {
   tamper(service: string, backend: Backend): Promise<void>;
   /** A service the switch has no route for; absent where any name routes (DNS creates names). */
   unknownService?: string;
+  /** Where any name routes (no `unknownService`): a name never used before, created by its first ensure. */
+  freshService?: string;
+  /** Why the switch has no `stats` (DNS has no request counters); absent: it must have them. */
+  noStats?: string;
   /** Releases the fixture (after each case, after `switch.close()`). */
   dispose?(): Promise<void>;
 }
@@ -121,9 +125,18 @@ export function runTrafficSwitchContract(opts: TrafficContractOptions): void {
         expectRoutes(await sw.observe(s), b1);
       },
 
-      'unknown service is NOT_FOUND': async () => {
+      'unknown service is NOT_FOUND, or routed where any name routes': async () => {
         const u = fx.unknownService;
-        if (u === undefined) throw new Error('the fixture gives no unknownService: skip this case with a reason');
+        if (u === undefined) {
+          const n = fx.freshService;
+          if (n === undefined) throw new Error('the fixture gives neither unknownService nor freshService');
+          const [b1] = fx.backends;
+          expect((await sw.ensure(n, b1)).changed).toBe(true);
+          expectRoutes(await sw.observe(n), b1);
+          expect((await sw.disable(n)).changed).toBe(true);
+          expect(activeTarget(await sw.observe(n))).toBeNull();
+          return;
+        }
         await expect(sw.ensure(u, fx.backends[0])).rejects.toMatchObject({ code: 'NOT_FOUND', retryable: false });
         await expect(sw.observe(u)).rejects.toMatchObject({ code: 'NOT_FOUND' });
         await expect(sw.disable(u)).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -159,8 +172,13 @@ export function runTrafficSwitchContract(opts: TrafficContractOptions): void {
         expectRoutes(await sw.observe(s2), b2);
       },
 
-      'stats count per service': async () => {
-        if (!sw.stats) throw new Error('the switch has no stats: skip this case with a reason');
+      'stats count per service, or there are none as declared': async () => {
+        if (fx.noStats !== undefined) {
+          // Declared without counters: the controller then reads no error rate from it.
+          expect(sw.stats).toBeUndefined();
+          return;
+        }
+        if (!sw.stats) throw new Error('the switch has no stats: declare noStats with the reason');
         const [s1, s2] = fx.services;
         await sw.ensure(s1, fx.backends[0]);
         const st = await sw.stats(s1);
